@@ -1,0 +1,57 @@
+// buildApp: the Fastify instance with every route, without listening (tests use inject).
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { OgEvent } from './events/model.js';
+import { adminRoutes, type SyncControl } from './http/admin.js';
+import { healthRoutes } from './http/health.js';
+import { Intake } from './http/intake.js';
+import { installProblemHandlers } from './http/problems.js';
+import { BODY_LIMIT, webhookRoutes } from './http/webhooks.js';
+import type { Store } from './ledger/store.js';
+import type { Metrics } from './metrics.js';
+import { VERSION } from './version.js';
+
+export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles'>;
+
+export interface AppDeps {
+  config: AppConfig;
+  store: Store;
+  metrics: Metrics;
+  /** Request logging goes here; none when absent. */
+  logger?: FastifyBaseLogger;
+  sync?: SyncControl;
+  onAccepted?: (event: OgEvent) => void;
+  maxInFlight?: number;
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  intake: Intake;
+}
+
+const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, store, metrics, sync } = deps;
+  const fastify = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+  });
+  const intake = new Intake({ store, metrics, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
+
+  installProblemHandlers(fastify);
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unknown',
+      status: String(reply.statusCode),
+    });
+  });
+
+  await fastify.register(webhookRoutes, { secrets: config.webhookSecrets, groupBundles: config.ogGroupBundles, intake, metrics });
+  await fastify.register(adminRoutes, { token: config.adminToken, store, intake, version: VERSION, sync });
+  await fastify.register(healthRoutes, { store, intake, metrics, openapiPath: OPENAPI_PATH, sync });
+  return { fastify, intake };
+}

@@ -1,0 +1,157 @@
+// Environment → typed configuration. Every problem names its variable, so start-up can
+// stop with one clear line instead of a stack trace.
+
+export type OnGroupDelete = 'disable' | 'delete' | 'keep';
+export type CiviAuthMode = 'legacy' | 'authx';
+
+export interface WebhookSecret {
+  /** Key bytes for HMAC. */
+  key: Buffer;
+  /** `whsec_…` secrets are Standard Webhooks secrets; others are plain shared secrets. */
+  standard: boolean;
+  /** The secret as configured, for the Standard Webhooks library. */
+  raw: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  civicrm: { url: string; apiKey: string; siteKey: string; auth: CiviAuthMode };
+  webhookSecrets: WebhookSecret[];
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  adminToken?: string;
+  ogGroupBundles: string[];
+  onGroupDelete: OnGroupDelete;
+  createMissingContacts: boolean;
+  syncConcurrency: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads the whole configuration; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    civicrm: {
+      url: httpUrl(env, 'CIVICRM_URL'),
+      apiKey: required(env, 'CIVICRM_API_KEY'),
+      siteKey: required(env, 'CIVICRM_SITE_KEY'),
+      auth: oneOf(env, 'CIVICRM_AUTH', ['legacy', 'authx'], 'legacy'),
+    },
+    webhookSecrets: webhookSecrets(env),
+    database: database(env),
+    adminToken: optional(env, 'ADMIN_TOKEN'),
+    ogGroupBundles: list(env, 'OG_GROUP_BUNDLES', ['group']),
+    onGroupDelete: oneOf(env, 'ON_GROUP_DELETE', ['disable', 'delete', 'keep'], 'disable'),
+    createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
+    syncConcurrency: integer(env, 'SYNC_CONCURRENCY', 4, 1, 64),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+/** The subset of configuration that commands which only touch the store need. */
+export function loadDatabaseConfig(env: Env = process.env): Config['database'] {
+  return database(env);
+}
+
+/** Secrets for `send`, which signs but does not talk to CiviCRM. */
+export function loadWebhookSecrets(env: Env = process.env): WebhookSecret[] {
+  return webhookSecrets(env);
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function required(env: Env, name: string): string {
+  const value = optional(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is required but not set');
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase() as T;
+  if (!allowed.includes(lower)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+  return lower;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = optional(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(name, `must be true or false, got "${value}"`);
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  const items = value.split(/[\s,]+/).filter(Boolean);
+  if (items.length === 0) throw new ConfigError(name, 'must name at least one value');
+  return items;
+}
+
+function httpUrl(env: Env, name: string): string {
+  const value = required(env, name);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `must be an http(s) URL, got "${url.protocol}"`);
+  }
+  return value;
+}
+
+function webhookSecrets(env: Env): WebhookSecret[] {
+  const values = list(env, 'WEBHOOK_SECRETS', []);
+  if (values.length === 0) throw new ConfigError('WEBHOOK_SECRETS', 'is required but not set');
+  return values.map((raw, index) => {
+    if (!raw.startsWith('whsec_')) return { key: Buffer.from(raw, 'utf8'), standard: false, raw };
+    const base64 = raw.slice('whsec_'.length);
+    const key = Buffer.from(base64, 'base64');
+    if (key.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+      throw new ConfigError('WEBHOOK_SECRETS', `secret #${index + 1} starts with whsec_ but is not valid base64`);
+    }
+    return { key, standard: true, raw };
+  });
+}
+
+function database(env: Env): Config['database'] {
+  const value = optional(env, 'DATABASE_URL') ?? 'sqlite:./data/og-sync.sqlite';
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/og-sync.sqlite');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value };
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
+}

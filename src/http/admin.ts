@@ -1,0 +1,105 @@
+// The operator API under /admin, behind a bearer token. Without ADMIN_TOKEN it does not exist.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Type } from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { parseManualEvent } from '../events/native.js';
+import type { Store } from '../ledger/store.js';
+import type { Intake } from './intake.js';
+import { HttpProblem } from './problems.js';
+
+/** What the sync side tells the operator API; absent when only intake runs. */
+export interface SyncControl {
+  /** Wakes the reconciler after work was put back. */
+  wake(): void;
+  civicrm(): { reachable: boolean | null; lastContactAt: string | null; version: string | null; lastError: string | null };
+  /** Reads CiviCRM's actual state of the group and repairs it; returns what was found. */
+  reconcileGroup?(ogId: number): Promise<unknown>;
+}
+
+export interface AdminOptions {
+  token: string | undefined;
+  store: Store;
+  intake: Intake;
+  version: string;
+  sync?: SyncControl;
+}
+
+const EventsQuery = Type.Object({
+  status: Type.Optional(Type.Enum(['dead', 'pending', 'done'])),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
+const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
+  const { store, intake, sync } = options;
+  const expected = options.token === undefined ? undefined : digest(options.token);
+
+  app.addHook('onRequest', async (request) => {
+    if (expected === undefined) throw new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`);
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+    // Digests have equal length, so the comparison takes the same time whatever was sent.
+    if (token === undefined || !timingSafeEqual(digest(token), expected)) {
+      throw new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <ADMIN_TOKEN>');
+    }
+  });
+
+  app.get('/admin/status', async () => {
+    const [events, work] = await Promise.all([store.eventCounts(), store.workCounts()]);
+    return {
+      version: options.version,
+      accepting: intake.accepting,
+      accepted: events.accepted,
+      pending: events.pending,
+      retrying: events.retrying,
+      dead: events.dead,
+      done: events.done,
+      work,
+      civicrm: sync?.civicrm() ?? { reachable: null, lastContactAt: null, version: null, lastError: null },
+    };
+  });
+
+  app.post('/admin/events', async (request, reply) => {
+    const parsed = parseManualEvent(request.body);
+    if (!parsed.ok) throw new HttpProblem(400, 'invalid-event', parsed.detail);
+    const receivedAt = Date.now();
+    const { change, occurredAt, id } = parsed.value;
+    const event = { id: id ?? randomUUID(), source: 'og' as const, occurredAt: occurredAt ?? receivedAt, receivedAt, change };
+    return reply.code(202).send(await intake.accept(event));
+  });
+
+  app.get('/admin/events', { schema: { querystring: EventsQuery } }, async (request) => {
+    const query = request.query as { status?: 'dead' | 'pending' | 'done'; limit?: number };
+    return { events: await store.listEvents({ status: query.status, limit: query.limit ?? 100 }) };
+  });
+
+  app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!(await store.replay(id))) throw new HttpProblem(404, 'unknown-event', `no event with id ${id}`);
+    sync?.wake();
+    return reply.code(202).send({ id, status: 'pending' });
+  });
+
+  app.get('/admin/groups/:ogId', { schema: { params: GroupParams } }, async (request) => {
+    const { ogId } = request.params as { ogId: number };
+    const group = await store.group(ogId);
+    if (!group) throw new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
+    const members = await store.members(ogId);
+    return { group, members };
+  });
+
+  app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams } }, async (request, reply) => {
+    const { ogId } = request.params as { ogId: number };
+    if (!(await store.group(ogId))) throw new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
+    if (sync?.reconcileGroup) return reply.code(200).send(await sync.reconcileGroup(ogId));
+    await store.markForReconcile(ogId);
+    sync?.wake();
+    return reply.code(202).send({ ogId, status: 'pending' });
+  });
+};
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

@@ -1,0 +1,62 @@
+// The one door every accepted event goes through: the store commits it, then 202 is sent.
+import type { OgEvent } from '../events/model.js';
+import type { Store } from '../ledger/store.js';
+import { timed, type Metrics } from '../metrics.js';
+import { HttpProblem } from './problems.js';
+
+export interface Accepted {
+  id: string;
+  status: 'accepted' | 'duplicate' | 'ignored';
+}
+
+export interface IntakeOptions {
+  store: Store;
+  metrics: Metrics;
+  /** Accepts in flight beyond which new ones are turned away with 429. */
+  maxInFlight?: number;
+  /** Told after each commit, to wake the reconciler. */
+  onAccepted?: (event: OgEvent) => void;
+}
+
+export class Intake {
+  private inFlight = 0;
+  private closed = false;
+  private readonly maxInFlight: number;
+
+  constructor(private readonly options: IntakeOptions) {
+    this.maxInFlight = options.maxInFlight ?? 512;
+  }
+
+  /** Stores the event durably; resolves only after the commit. Throws HttpProblem 429/503. */
+  async accept(event: OgEvent): Promise<Accepted> {
+    const { store, metrics } = this.options;
+    if (this.closed) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
+    if (this.inFlight >= this.maxInFlight) {
+      throw new HttpProblem(429, 'overloaded', 'too many deliveries in flight; retry shortly', 1);
+    }
+    this.inFlight++;
+    try {
+      const outcome = await timed(metrics, 'accept', () => store.accept(event));
+      metrics.events.inc({ source: event.source, outcome, reason: '' });
+      if (outcome === 'accepted') this.options.onAccepted?.(event);
+      return { id: event.id, status: outcome };
+    } catch (error) {
+      throw new HttpProblem(503, 'store-unavailable', `the event store cannot take writes: ${messageOf(error)}`, 5);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Turns every later delivery away with 503; those already in flight finish. */
+  close(): void {
+    this.closed = true;
+  }
+
+  get accepting(): boolean {
+    return !this.closed;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

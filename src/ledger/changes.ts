@@ -1,0 +1,100 @@
+// What an event means for the ledger, computed without a database: the writes a store
+// applies in the event's transaction. Ordering (older never overwrites newer) is the
+// store's job, because only it knows what was applied before.
+import type { OgChange, OgMember, OgUser } from '../events/model.js';
+
+/** Desired OG membership state; `deleted` is a state, not a missing row. */
+export type LedgerMemberState = OgMember['state'] | 'deleted';
+
+export interface GroupWrite {
+  ogId: number;
+  /** Absent for a deletion, which keeps the last known title. */
+  title?: string;
+  description?: string;
+  deleted: boolean;
+}
+
+export interface MemberWrite {
+  ogId: number;
+  uid: number;
+  state: LedgerMemberState;
+  isAdmin: boolean;
+}
+
+export interface LedgerChanges {
+  ogId: number;
+  group?: GroupWrite;
+  members: MemberWrite[];
+  /** Profiles to remember for contact matching and creation. */
+  users: OgUser[];
+  /** A snapshot: members of the group missing from `members` become deleted. */
+  completeMemberList: boolean;
+}
+
+/** Translates a normalized event into ledger writes. */
+export function ledgerChangesOf(change: OgChange): LedgerChanges {
+  switch (change.type) {
+    case 'og.group.created':
+    case 'og.group.updated': {
+      const { group } = change;
+      const owner = group.owner ? [ownerWrite(group.id, group.owner)] : [];
+      return {
+        ogId: group.id,
+        group: groupWrite(group.id, group.title, group.description),
+        members: owner,
+        users: group.owner ? [group.owner] : [],
+        completeMemberList: false,
+      };
+    }
+    case 'og.group.deleted':
+      return {
+        ogId: change.groupId,
+        group: { ogId: change.groupId, deleted: true },
+        members: [],
+        users: [],
+        completeMemberList: false,
+      };
+    case 'og.membership.created':
+    case 'og.membership.updated':
+      return {
+        ogId: change.groupId,
+        members: [memberWrite(change.groupId, change.member)],
+        users: [change.member.user],
+        completeMemberList: false,
+      };
+    case 'og.membership.deleted':
+      return {
+        ogId: change.groupId,
+        members: [{ ogId: change.groupId, uid: change.userId, state: 'deleted', isAdmin: false }],
+        users: [],
+        completeMemberList: false,
+      };
+    case 'og.group.snapshot': {
+      const { group } = change;
+      // One write per uid: the owner overrides a listed entry, and a later duplicate wins.
+      const byUid = new Map<number, MemberWrite>();
+      for (const member of change.members) byUid.set(member.user.id, memberWrite(group.id, member));
+      if (group.owner) byUid.set(group.owner.id, ownerWrite(group.id, group.owner));
+      return {
+        ogId: group.id,
+        group: groupWrite(group.id, group.title, group.description),
+        members: [...byUid.values()],
+        users: [...change.members.map((m) => m.user), ...(group.owner ? [group.owner] : [])],
+        completeMemberList: true,
+      };
+    }
+  }
+}
+
+function groupWrite(ogId: number, title: string, description: string | undefined): GroupWrite {
+  return description === undefined ? { ogId, title, deleted: false } : { ogId, title, description, deleted: false };
+}
+
+function memberWrite(ogId: number, member: OgMember): MemberWrite {
+  return { ogId, uid: member.user.id, state: member.state, isAdmin: member.isAdmin };
+}
+
+/** The group's owner is an active admin, whatever a membership says. */
+function ownerWrite(ogId: number, owner: OgUser): MemberWrite {
+  return { ogId, uid: owner.id, state: 'active', isAdmin: true };
+}

@@ -1,0 +1,91 @@
+// Numbered schema migrations. A migration, once released, is never edited: add the next one.
+// Each entry is plain SQL that SQLite and PostgreSQL both read, except where a dialect
+// variant is given.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: { sqlite: string; postgres: string };
+}
+
+const ledger = (autoId: string) => `
+CREATE TABLE events (
+  seq ${autoId},
+  id TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  type TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  change TEXT NOT NULL
+);
+
+-- The ledger items an event changed: uid 0 is the group itself.
+CREATE TABLE event_targets (
+  event_seq BIGINT NOT NULL REFERENCES events(seq),
+  og_id BIGINT NOT NULL,
+  uid BIGINT NOT NULL,
+  PRIMARY KEY (event_seq, og_id, uid)
+);
+CREATE INDEX event_targets_item ON event_targets (og_id, uid);
+
+-- Desired state of each OG group, and what is known of it in CiviCRM.
+-- dirty_seq/synced_seq work like a controller's generation/observedGeneration: the
+-- item is clean when the last sync saw the latest change.
+CREATE TABLE og_groups (
+  og_id BIGINT PRIMARY KEY,
+  title TEXT,
+  description TEXT,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  changed_at BIGINT NOT NULL,
+  sync_state TEXT NOT NULL DEFAULT 'dirty',
+  dirty_seq BIGINT NOT NULL DEFAULT 0,
+  synced_seq BIGINT NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  lease_owner TEXT,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  civi TEXT,
+  synced_at BIGINT
+);
+CREATE INDEX og_groups_work ON og_groups (sync_state, next_attempt_at);
+
+CREATE TABLE og_members (
+  og_id BIGINT NOT NULL,
+  uid BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  is_admin INTEGER NOT NULL,
+  changed_at BIGINT NOT NULL,
+  sync_state TEXT NOT NULL DEFAULT 'dirty',
+  dirty_seq BIGINT NOT NULL DEFAULT 0,
+  synced_seq BIGINT NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  civi_member_status TEXT,
+  civi_acl_status TEXT,
+  PRIMARY KEY (og_id, uid)
+);
+CREATE INDEX og_members_work ON og_members (og_id, sync_state, next_attempt_at);
+CREATE INDEX og_members_state ON og_members (sync_state);
+
+-- Drupal user profiles as last seen, and the CiviCRM contact each resolved to.
+CREATE TABLE users (
+  uid BIGINT PRIMARY KEY,
+  email TEXT,
+  first_name TEXT,
+  last_name TEXT,
+  contact_id BIGINT
+);
+`;
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'ledger',
+    sql: {
+      sqlite: ledger('INTEGER PRIMARY KEY AUTOINCREMENT'),
+      postgres: ledger('BIGSERIAL PRIMARY KEY'),
+    },
+  },
+];

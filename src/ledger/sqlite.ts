@@ -1,0 +1,432 @@
+// The embedded store: one SQLite file in WAL mode through better-sqlite3.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { OgEvent, OgUser } from '../events/model.js';
+import { ledgerChangesOf, type LedgerChanges, type LedgerMemberState } from './changes.js';
+import { migrations } from './migrations.js';
+import type {
+  AcceptOutcome,
+  EventCounts,
+  EventSummary,
+  Failure,
+  GroupRecord,
+  GroupWork,
+  MemberRecord,
+  MemberSynced,
+  Store,
+  SyncState,
+  UserRecord,
+  WorkCounts,
+} from './store.js';
+import { EVENT_STATUS_SQL, eventSummary, type EventRow } from './event-status.js';
+
+interface GroupRow {
+  og_id: number;
+  title: string | null;
+  description: string | null;
+  deleted: number;
+  changed_at: number;
+  sync_state: SyncState;
+  dirty_seq: number;
+  attempts: number;
+  last_error: string | null;
+  civi: string | null;
+  synced_at: number | null;
+}
+
+interface MemberRow {
+  og_id: number;
+  uid: number;
+  state: LedgerMemberState;
+  is_admin: number;
+  changed_at: number;
+  sync_state: SyncState;
+  dirty_seq: number;
+  attempts: number;
+  last_error: string | null;
+  civi_member_status: string | null;
+  civi_acl_status: string | null;
+}
+
+interface UserRow {
+  uid: number;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  contact_id: number | null;
+}
+
+/** A placeholder group row loses to any real group event. */
+const PLACEHOLDER_CHANGED_AT = -1;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private statements?: Statements;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL makes each acknowledged event survive a power cut, not only a process crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  async migrate(): Promise<number[]> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const applied: number[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql.sqlite);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, new Date().toISOString());
+      })();
+      applied.push(migration.version);
+    }
+    return applied;
+  }
+
+  // Prepared on first use: statements need the schema that migrate() creates.
+  private get sql(): Statements {
+    return (this.statements ??= prepare(this.db));
+  }
+
+  async accept(event: OgEvent): Promise<AcceptOutcome> {
+    return this.db.transaction((): AcceptOutcome => {
+      const seq = this.sql.insertEvent.get(
+        event.id,
+        event.source,
+        event.change.type,
+        event.occurredAt,
+        event.receivedAt,
+        JSON.stringify(event.change),
+      ) as number | undefined;
+      if (seq === undefined) return 'duplicate';
+      this.applyChanges(ledgerChangesOf(event.change), event.occurredAt, seq);
+      return 'accepted';
+    }).immediate();
+  }
+
+  private applyChanges(changes: LedgerChanges, at: number, seq: number): void {
+    const s = this.sql;
+    for (const user of changes.users) s.upsertUser.run(user.id, user.email ?? null, user.firstName ?? null, user.lastName ?? null);
+    const target = (uid: number) => s.insertTarget.run(seq, changes.ogId, uid);
+
+    if (changes.group) {
+      const g = changes.group;
+      const applied = g.deleted
+        ? s.deleteGroup.get(g.ogId, at, seq)
+        : s.upsertGroup.get(g.ogId, g.title, g.description ?? null, at, seq);
+      if (applied !== undefined) target(0);
+    } else {
+      // A membership of a group never seen: the reconciler makes it under a placeholder title.
+      s.ensureGroup.run(changes.ogId, PLACEHOLDER_CHANGED_AT, seq);
+    }
+
+    for (const m of changes.members) {
+      const applied = s.upsertMember.get(m.ogId, m.uid, m.state, m.isAdmin ? 1 : 0, at, seq);
+      if (applied !== undefined) target(m.uid);
+    }
+
+    if (changes.completeMemberList) {
+      const listed = JSON.stringify(changes.members.map((m) => m.uid));
+      for (const uid of s.deleteUnlisted.pluck().all(at, seq, changes.ogId, at, listed) as number[]) target(uid);
+    }
+  }
+
+  async checkWritable(): Promise<void> {
+    this.db.prepare('CREATE TEMP TABLE IF NOT EXISTS write_probe (x INTEGER)').run();
+    this.db.prepare('INSERT INTO write_probe (x) VALUES (1)').run();
+    this.db.prepare('DELETE FROM write_probe').run();
+  }
+
+  async eventCounts(): Promise<EventCounts> {
+    const rows = this.db
+      .prepare(`SELECT status, count(*) AS n FROM (${EVENT_STATUS_SQL}) GROUP BY status`)
+      .all() as Array<{ status: EventRow['status']; n: number }>;
+    const counts: EventCounts = { accepted: 0, pending: 0, retrying: 0, dead: 0, done: 0 };
+    for (const row of rows) {
+      counts[row.status] += row.n;
+      counts.accepted += row.n;
+    }
+    return counts;
+  }
+
+  async workCounts(): Promise<WorkCounts> {
+    const count = (table: string) =>
+      this.db
+        .prepare(
+          `SELECT count(*) AS total,
+                  coalesce(sum(sync_state = 'dirty'), 0) AS dirty,
+                  coalesce(sum(sync_state = 'dead'), 0) AS dead
+           FROM ${table}`,
+        )
+        .get() as { total: number; dirty: number; dead: number };
+    return { groups: count('og_groups'), members: count('og_members') };
+  }
+
+  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
+    const statuses = filter.status === 'pending' ? ['pending', 'retrying'] : filter.status ? [filter.status] : undefined;
+    const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
+    const rows = this.db
+      .prepare(`SELECT * FROM (${EVENT_STATUS_SQL}) ${where} ORDER BY seq DESC LIMIT ?`)
+      .all(...(statuses ?? []), filter.limit) as EventRow[];
+    return rows.map(eventSummary);
+  }
+
+  async replay(eventId: string): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const event = this.db.prepare('SELECT seq FROM events WHERE id = ?').get(eventId) as { seq: number } | undefined;
+      if (!event) return false;
+      const targets = this.db
+        .prepare('SELECT og_id, uid FROM event_targets WHERE event_seq = ?')
+        .all(event.seq) as Array<{ og_id: number; uid: number }>;
+      const seq = this.nextSeq();
+      for (const t of targets) {
+        if (t.uid === 0) this.sql.redirtyGroup.run(seq, t.og_id);
+        else this.sql.redirtyMember.run(seq, t.og_id, t.uid);
+      }
+      return true;
+    }).immediate();
+  }
+
+  async markForReconcile(ogId: number | undefined): Promise<number> {
+    return this.db.transaction((): number => {
+      const seq = this.nextSeq();
+      const groups =
+        ogId === undefined
+          ? (this.db.prepare('SELECT og_id FROM og_groups').pluck().all() as number[])
+          : (this.db.prepare('SELECT og_id FROM og_groups WHERE og_id = ?').pluck().all(ogId) as number[]);
+      for (const id of groups) {
+        this.sql.redirtyGroup.run(seq, id);
+        this.sql.redirtyGroupMembers.run(seq, id);
+      }
+      return groups.length;
+    }).immediate();
+  }
+
+  /** A sequence number newer than every event, for re-marking items without an event. */
+  private nextSeq(): number {
+    return ((this.db.prepare('SELECT max(seq) FROM events').pluck().get() as number | null) ?? 0) + 1;
+  }
+
+  async group(ogId: number): Promise<GroupRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM og_groups WHERE og_id = ?').get(ogId) as GroupRow | undefined;
+    return row && groupRecord(row);
+  }
+
+  async members(ogId: number): Promise<MemberRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM og_members WHERE og_id = ? ORDER BY uid').all(ogId) as MemberRow[];
+    return rows.map(memberRecord);
+  }
+
+  async user(uid: number): Promise<UserRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE uid = ?').get(uid) as UserRow | undefined;
+    return row && userRecord(row);
+  }
+
+  async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
+    return this.sql.claimGroup.pluck().get(owner, now + leaseMs, now, now, now) as number | undefined;
+  }
+
+  async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
+    return this.db.transaction((): GroupWork | undefined => {
+      const group = this.db.prepare('SELECT * FROM og_groups WHERE og_id = ?').get(ogId) as GroupRow | undefined;
+      if (!group) return undefined;
+      const members = this.db
+        .prepare(
+          `SELECT * FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ?
+           ORDER BY uid LIMIT ?`,
+        )
+        .all(ogId, now, memberLimit) as MemberRow[];
+      const users = new Map<number, UserRecord>();
+      const byUid = this.db.prepare('SELECT * FROM users WHERE uid = ?');
+      for (const m of members) {
+        const row = byUid.get(m.uid) as UserRow | undefined;
+        users.set(m.uid, row ? userRecord(row) : { id: m.uid });
+      }
+      return { group: groupRecord(group), members: members.map(memberRecord), users };
+    })();
+  }
+
+  async groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ?, attempts = 0, next_attempt_at = 0, last_error = NULL,
+           sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
+         WHERE og_id = ?`,
+      )
+      .run(JSON.stringify(civi), now, dirtySeq, dirtySeq, ogId);
+  }
+
+  async groupFailed(ogId: number, failure: Failure): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE og_groups SET attempts = attempts + 1, last_error = ?,
+           sync_state = ?, next_attempt_at = ? WHERE og_id = ?`,
+      )
+      .run(failure.error, failure.retryAt === undefined ? 'dead' : 'dirty', failure.retryAt ?? 0, ogId);
+  }
+
+  async membersSynced(ogId: number, synced: MemberSynced[]): Promise<void> {
+    const update = this.db.prepare(
+      `UPDATE og_members SET civi_member_status = coalesce(?, civi_member_status), civi_acl_status = coalesce(?, civi_acl_status),
+         synced_seq = ?, attempts = 0, next_attempt_at = 0, last_error = NULL,
+         sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
+       WHERE og_id = ? AND uid = ?`,
+    );
+    this.db.transaction(() => {
+      for (const m of synced) {
+        update.run(m.civiMemberStatus ?? null, m.civiAclStatus ?? null, m.dirtySeq, m.dirtySeq, ogId, m.uid);
+      }
+    })();
+  }
+
+  async memberFailed(ogId: number, uid: number, failure: Failure): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+         WHERE og_id = ? AND uid = ?`,
+      )
+      .run(failure.error, failure.retryAt === undefined ? 'dead' : 'dirty', failure.retryAt ?? 0, ogId, uid);
+  }
+
+  async saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void> {
+    const update = this.db.prepare('UPDATE users SET contact_id = ? WHERE uid = ?');
+    const insert = this.db.prepare('INSERT INTO users (uid, contact_id) VALUES (?, ?) ON CONFLICT (uid) DO NOTHING');
+    this.db.transaction(() => {
+      for (const { uid, contactId } of links) {
+        if (update.run(contactId, uid).changes === 0) insert.run(uid, contactId);
+      }
+    })();
+  }
+
+  async releaseGroup(ogId: number, owner: string): Promise<void> {
+    // The release time doubles as "last worked on", so the least recently worked group goes next.
+    this.db
+      .prepare('UPDATE og_groups SET lease_owner = NULL, lease_until = ? WHERE og_id = ? AND lease_owner = ?')
+      .run(Date.now(), ogId, owner);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    insertEvent: db
+      .prepare(
+        `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING RETURNING seq`,
+      )
+      .pluck(),
+    insertTarget: db.prepare('INSERT INTO event_targets (event_seq, og_id, uid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    upsertUser: db.prepare(
+      `INSERT INTO users (uid, email, first_name, last_name) VALUES (?, ?, ?, ?)
+       ON CONFLICT (uid) DO UPDATE SET email = coalesce(excluded.email, users.email),
+         first_name = coalesce(excluded.first_name, users.first_name),
+         last_name = coalesce(excluded.last_name, users.last_name)`,
+    ),
+    upsertGroup: db.prepare(
+      `INSERT INTO og_groups (og_id, title, description, deleted, changed_at, dirty_seq) VALUES (?, ?, ?, 0, ?, ?)
+       ON CONFLICT (og_id) DO UPDATE SET title = excluded.title,
+         description = coalesce(excluded.description, og_groups.description), deleted = 0,
+         changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_groups.changed_at <= excluded.changed_at
+       RETURNING og_id`,
+    ),
+    deleteGroup: db.prepare(
+      `INSERT INTO og_groups (og_id, deleted, changed_at, dirty_seq) VALUES (?, 1, ?, ?)
+       ON CONFLICT (og_id) DO UPDATE SET deleted = 1, changed_at = excluded.changed_at,
+         dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_groups.changed_at <= excluded.changed_at
+       RETURNING og_id`,
+    ),
+    // A dead group gets another chance when new work for it arrives.
+    ensureGroup: db.prepare(
+      `INSERT INTO og_groups (og_id, changed_at, dirty_seq) VALUES (?, ?, ?)
+       ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_groups.sync_state = 'dead'`,
+    ),
+    upsertMember: db.prepare(
+      `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
+         changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_members.changed_at <= excluded.changed_at
+       RETURNING uid`,
+    ),
+    deleteUnlisted: db.prepare(
+      `UPDATE og_members SET state = 'deleted', is_admin = 0, changed_at = ?, dirty_seq = ?, ${RESET_SYNC}
+       WHERE og_id = ? AND changed_at <= ? AND state <> 'deleted'
+         AND uid NOT IN (SELECT value FROM json_each(?))
+       RETURNING uid`,
+    ),
+    redirtyGroup: db.prepare(`UPDATE og_groups SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ?`),
+    redirtyMember: db.prepare(
+      `UPDATE og_members SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ? AND uid = ?`,
+    ),
+    redirtyGroupMembers: db.prepare(`UPDATE og_members SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ?`),
+    claimGroup: db.prepare(
+      `UPDATE og_groups SET lease_owner = ?, lease_until = ?
+       WHERE og_id = (
+         SELECT g.og_id FROM og_groups g
+         WHERE g.lease_until <= ? AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+           AND (g.sync_state = 'dirty' OR EXISTS (
+             SELECT 1 FROM og_members m
+             WHERE m.og_id = g.og_id AND m.sync_state = 'dirty' AND m.next_attempt_at <= ?))
+         ORDER BY g.lease_until, g.og_id LIMIT 1)
+       RETURNING og_id`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+const RESET_SYNC = `sync_state = 'dirty', attempts = 0, next_attempt_at = 0, last_error = NULL`;
+
+function groupRecord(row: GroupRow): GroupRecord {
+  return {
+    ogId: row.og_id,
+    ...(row.title !== null && { title: row.title }),
+    ...(row.description !== null && { description: row.description }),
+    deleted: row.deleted === 1,
+    changedAt: row.changed_at,
+    syncState: row.sync_state,
+    dirtySeq: row.dirty_seq,
+    attempts: row.attempts,
+    ...(row.last_error !== null && { lastError: row.last_error }),
+    ...(row.civi !== null && { civi: JSON.parse(row.civi) as unknown }),
+    ...(row.synced_at !== null && { syncedAt: row.synced_at }),
+  };
+}
+
+function memberRecord(row: MemberRow): MemberRecord {
+  return {
+    ogId: row.og_id,
+    uid: row.uid,
+    state: row.state,
+    isAdmin: row.is_admin === 1,
+    changedAt: row.changed_at,
+    syncState: row.sync_state,
+    dirtySeq: row.dirty_seq,
+    attempts: row.attempts,
+    ...(row.last_error !== null && { lastError: row.last_error }),
+    ...(row.civi_member_status !== null && { civiMemberStatus: row.civi_member_status }),
+    ...(row.civi_acl_status !== null && { civiAclStatus: row.civi_acl_status }),
+  };
+}
+
+function userRecord(row: UserRow): UserRecord {
+  const user: UserRecord & OgUser = { id: row.uid };
+  if (row.email !== null) user.email = row.email;
+  if (row.first_name !== null) user.firstName = row.first_name;
+  if (row.last_name !== null) user.lastName = row.last_name;
+  if (row.contact_id !== null) user.contactId = row.contact_id;
+  return user;
+}

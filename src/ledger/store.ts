@@ -1,0 +1,121 @@
+// The Store: the durable home of accepted events and of the ledger (desired state plus
+// sync bookkeeping). Every method is async so that a networked database fits behind it.
+import type { EventSource, EventType, OgEvent, OgUser } from '../events/model.js';
+import type { LedgerMemberState } from './changes.js';
+
+export type AcceptOutcome = 'accepted' | 'duplicate';
+export type EventStatus = 'pending' | 'retrying' | 'dead' | 'done';
+export type SyncState = 'dirty' | 'clean' | 'dead';
+
+export interface EventSummary {
+  id: string;
+  source: EventSource;
+  type: EventType;
+  /** `retrying` events are listed as pending: they wait for their next attempt. */
+  status: 'pending' | 'dead' | 'done';
+  received_at: string;
+  occurred_at: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+export interface EventCounts {
+  accepted: number;
+  pending: number;
+  retrying: number;
+  dead: number;
+  done: number;
+}
+
+export interface WorkCounts {
+  groups: { dirty: number; dead: number; total: number };
+  members: { dirty: number; dead: number; total: number };
+}
+
+/** Ledger row of an OG group: what it should be, and what is known of it in CiviCRM. */
+export interface GroupRecord {
+  ogId: number;
+  /** Absent while only memberships of the group have been seen. */
+  title?: string;
+  description?: string;
+  deleted: boolean;
+  changedAt: number;
+  syncState: SyncState;
+  dirtySeq: number;
+  attempts: number;
+  lastError?: string;
+  /** What the reconciler recorded of the group in CiviCRM; opaque to the store. */
+  civi?: unknown;
+  syncedAt?: number;
+}
+
+export interface MemberRecord {
+  ogId: number;
+  uid: number;
+  state: LedgerMemberState;
+  isAdmin: boolean;
+  changedAt: number;
+  syncState: SyncState;
+  dirtySeq: number;
+  attempts: number;
+  lastError?: string;
+  /** GroupContact statuses last written to the member and ACL groups. */
+  civiMemberStatus?: string;
+  civiAclStatus?: string;
+}
+
+export interface UserRecord extends OgUser {
+  contactId?: number;
+}
+
+/** One claimed group's work: the group and the members due now. */
+export interface GroupWork {
+  group: GroupRecord;
+  members: MemberRecord[];
+  users: Map<number, UserRecord>;
+}
+
+export interface Failure {
+  error: string;
+  /** When to try again; absent means the item is dead. */
+  retryAt?: number;
+}
+
+export interface MemberSynced {
+  uid: number;
+  dirtySeq: number;
+  civiMemberStatus?: string;
+  civiAclStatus?: string;
+}
+
+export interface Store {
+  /** Creates or updates the schema; returns the versions applied now. */
+  migrate(): Promise<number[]>;
+  /** Records the event and its ledger effect in one transaction. */
+  accept(event: OgEvent): Promise<AcceptOutcome>;
+  /** Resolves when the store can take a write; rejects otherwise. */
+  checkWritable(): Promise<void>;
+  eventCounts(): Promise<EventCounts>;
+  workCounts(): Promise<WorkCounts>;
+  listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]>;
+  /** Puts the items an event touched back to be synced; false for an unknown id. */
+  replay(eventId: string): Promise<boolean>;
+  /** Marks a group and all its members dirty (one group, or every group). */
+  markForReconcile(ogId: number | undefined): Promise<number>;
+
+  group(ogId: number): Promise<GroupRecord | undefined>;
+  members(ogId: number): Promise<MemberRecord[]>;
+  user(uid: number): Promise<UserRecord | undefined>;
+
+  /** Leases one group that has work due; undefined when there is none. */
+  claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined>;
+  loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;
+  groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void>;
+  groupFailed(ogId: number, failure: Failure): Promise<void>;
+  membersSynced(ogId: number, synced: MemberSynced[]): Promise<void>;
+  memberFailed(ogId: number, uid: number, failure: Failure): Promise<void>;
+  saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void>;
+  releaseGroup(ogId: number, owner: string): Promise<void>;
+
+  close(): Promise<void>;
+}

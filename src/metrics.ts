@@ -1,0 +1,61 @@
+// The service's Prometheus metrics, one registry per instance so that several apps
+// (tests, replicas in one process) never share counters.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'og_sync_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'og_sync_http_requests_total',
+      help: 'HTTP requests answered, by route and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    events: new Counter({
+      name: 'og_sync_events_total',
+      help: 'Webhook deliveries by outcome (accepted, duplicate, ignored, rejected) and rejection reason',
+      labelNames: ['source', 'outcome', 'reason'] as const,
+      registers,
+    }),
+    storeLatency: new Histogram({
+      name: 'og_sync_store_seconds',
+      help: 'Time spent in store operations',
+      labelNames: ['operation'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    civiCalls: new Counter({
+      name: 'og_sync_civicrm_calls_total',
+      help: 'CiviCRM API calls by entity, action and outcome (ok, error, retryable)',
+      labelNames: ['entity', 'action', 'outcome'] as const,
+      registers,
+    }),
+    dirtyItems: new Gauge({
+      name: 'og_sync_dirty_items',
+      help: 'Ledger items waiting to be synced to CiviCRM, by kind (group, member)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    deadItems: new Gauge({
+      name: 'og_sync_dead_items',
+      help: 'Ledger items that failed for good until replayed, by kind (group, member)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+  };
+}
+
+/** Times an async store operation into the store latency histogram. */
+export async function timed<T>(metrics: Metrics, operation: string, fn: () => Promise<T>): Promise<T> {
+  const end = metrics.storeLatency.startTimer({ operation });
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
+}

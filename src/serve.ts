@@ -1,0 +1,49 @@
+// Start-up of the long-running service: configuration, store, HTTP, reconciler, and an
+// orderly shutdown that never drops an acknowledged event.
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openStore } from './ledger/index.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { VERSION } from './version.js';
+
+/** Prints one line naming the bad variable and exits non-zero; returns the config otherwise. */
+export function configOrExit<T = Config>(load: () => T = loadConfig as () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`og-civicrm-sync: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+export async function serve(): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger(config.logLevel);
+  let store;
+  try {
+    store = await openStore(config.database);
+    const applied = await store.migrate();
+    if (applied.length > 0) logger.info({ applied }, 'store schema migrated');
+  } catch (error) {
+    process.stderr.write(`og-civicrm-sync: cannot open the store: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const metrics = createMetrics({ defaultMetrics: true });
+  const { fastify, intake } = await buildApp({ config, store, metrics, logger });
+
+  closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'stopping after an unexpected error');
+    else logger.info({ signal }, 'stopping');
+    intake.close();
+    await fastify.close();
+    await store.close();
+  });
+
+  await fastify.listen({ port: config.port, host: config.host });
+  logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
+}
