@@ -1,12 +1,21 @@
 #!/usr/bin/env node
 // The command line: `og-civicrm-sync <command>`.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadDatabaseConfig, loadWebhookSecrets } from './config.js';
+import pino from 'pino';
+import { loadConfig, loadDatabaseConfig, loadWebhookSecrets } from './config.js';
 import { signNative } from './http/signatures.js';
 import { openStore } from './ledger/index.js';
+import type { Store } from './ledger/store.js';
+import { createLogger } from './logger.js';
+import { ingestSnapshots } from './operations/backfill.js';
+import { driveToCompletion, OutcomeTally } from './operations/drive.js';
+import { progressLine } from './operations/progress.js';
 import { configOrExit, serve } from './serve.js';
+import { reconcileGroup, type ReconcileReport } from './sync/audit.js';
+import { createSync, type SyncService } from './sync/service.js';
 import { VERSION } from './version.js';
 
 const HELP = `og-civicrm-sync ${VERSION}: keeps CiviCRM in step with Drupal Organic Groups
@@ -20,6 +29,17 @@ Commands:
                         post it to a running service; prints the answer
       --url <url>       where to post (default http://127.0.0.1:$PORT/webhooks/og)
       --id <id>         the event id (default: a new UUID)
+  backfill <file>       bring existing groups in whole: JSON lines, one og.group.snapshot
+                        "data" object per line ({"group": {...}, "members": [...]}), or -
+                        for stdin; syncs to completion with progress and a summary.
+                        Safe to run again: lines already taken are skipped.
+      --at <time>       ISO time the export was taken, for lines without "timestamp"
+                        (default: the file's modification time; now for stdin)
+  reconcile             compare the synced groups with what CiviCRM really holds (every
+                        GroupContact row and the ACL chain) and repair the difference;
+                        OG is the source of truth
+      --group <N>       only OG group N
+      --dry-run         print the difference, change nothing
   help                  this text
 
 Configuration comes from the environment; see the README.`;
@@ -54,11 +74,86 @@ const commands: Record<string, Command> = {
     console.log(`${response.status} ${await response.text()}`);
     return response.status === 202 ? 0 : 1;
   },
+  backfill: async (args) => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { at: { type: 'string' } } });
+    const file = positionals[0];
+    if (!file) return usage('backfill needs a file: og-civicrm-sync backfill <file.jsonl | ->');
+    const at = values.at ? new Date(values.at) : file === '-' ? new Date() : (await stat(file)).mtime;
+    if (Number.isNaN(at.getTime())) return usage(`--at must be an ISO date-time, got "${values.at}"`);
+    return withSync(async (store, sync, tally) => {
+      const input = file === '-' ? process.stdin : createReadStream(file);
+      const intake = await ingestSnapshots(input, store, at, () => sync.worker.wake());
+      for (const problem of intake.malformed) console.error(`line ${problem.line}: ${problem.error} (skipped)`);
+      console.error(
+        `read ${intake.groups} groups with ${intake.members} members: ${intake.accepted} new, ${intake.duplicates} already taken`,
+      );
+      await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
+      for (const line of tally.lines()) console.log(line);
+      if (intake.malformed.length > 0) console.log(`malformed lines skipped: ${intake.malformed.length}`);
+      return intake.malformed.length > 0 || tally.deadCount > 0 ? 1 : 0;
+    });
+  },
+  reconcile: async (args) => {
+    const { values } = parseArgs({ args, options: { group: { type: 'string' }, 'dry-run': { type: 'boolean' } } });
+    if (values.group !== undefined && !/^[1-9]\d{0,14}$/.test(values.group)) return usage('--group takes an OG group id');
+    const dryRun = values['dry-run'] ?? false;
+    return withSync(async (store, sync, tally) => {
+      const ids = values.group ? [Number(values.group)] : await store.groupIds();
+      if (!dryRun) await sync.worker.stop();
+      for (const ogId of ids) {
+        const report = await reconcileGroup(store, sync.reconciler, ogId, dryRun);
+        if (report === undefined) return usage(`OG group ${ogId} is not known to the service`);
+        if (report === 'busy') {
+          console.error(`OG group ${ogId}: being synced by another process; skipped`);
+          continue;
+        }
+        printReport(report);
+      }
+      if (dryRun) return 0;
+      sync.worker.start();
+      await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
+      for (const line of tally.lines()) console.log(line);
+      return tally.deadCount > 0 ? 1 : 0;
+    });
+  },
   help: async () => {
     console.log(HELP);
     return 0;
   },
 };
+
+/** Runs a command with the store and an in-process sync whose outcomes are tallied. */
+async function withSync(run: (store: Store, sync: SyncService, tally: OutcomeTally) => Promise<number>): Promise<number> {
+  const config = configOrExit(loadConfig);
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
+  const store = await openStore(config.database);
+  await store.migrate();
+  const tally = new OutcomeTally();
+  const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });
+  sync.worker.start();
+  try {
+    return await run(store, sync, tally);
+  } finally {
+    await sync.close();
+    await store.close();
+  }
+}
+
+/** Prints what a reconcile found. */
+function printReport(report: ReconcileReport): void {
+  const verb = report.dryRun ? 'would' : 'will';
+  const lines = [
+    ...report.groupChanges.map((c) => `${report.dryRun ? 'would ' : ''}${c}`),
+    ...report.missing.map((m) => `user ${m.uid} (contact ${m.contactId}) missing from the ${m.group} group: ${verb} be ${m.wanted}`),
+    ...report.wrongStatus.map(
+      (w) => `user ${w.uid} (contact ${w.contactId}) is ${w.actual} in the ${w.group} group: ${verb} be ${w.wanted}`,
+    ),
+    ...report.extra.map((e) => `contact ${e.contactId} is ${e.actual} in the ${e.group} group but not in OG: ${report.dryRun ? 'would be' : ''} Removed`),
+    ...(report.withoutContact.length > 0 ? [`${report.withoutContact.length} member(s) have no CiviCRM contact yet`] : []),
+  ];
+  console.log(`OG group ${report.ogId} (member group ${report.memberGroupId ?? 'none'}, ACL group ${report.aclGroupId ?? 'none'}): ${lines.length === 0 ? 'in step' : `${lines.length} difference(s)`}`);
+  for (const line of lines) console.log(`  ${line.replace(/ {2,}/g, ' ')}`);
+}
 
 function usage(problem: string): number {
   console.error(`og-civicrm-sync: ${problem}\n\n${HELP}`);

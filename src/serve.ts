@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { openStore } from './ledger/index.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { createSync } from './sync/service.js';
 import { VERSION } from './version.js';
 
 /** Prints one line naming the bad variable and exits non-zero; returns the config otherwise. */
@@ -34,16 +35,29 @@ export async function serve(): Promise<void> {
     process.exit(1);
   }
   const metrics = createMetrics({ defaultMetrics: true });
-  const { fastify, intake } = await buildApp({ config, store, metrics, logger });
+  const sync = createSync(config, store, { metrics, logger });
+  const { fastify, intake } = await buildApp({
+    config,
+    store,
+    metrics,
+    logger,
+    sync: sync.control,
+    onAccepted: () => sync.worker.wake(),
+  });
 
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'stopping after an unexpected error');
     else logger.info({ signal }, 'stopping');
-    intake.close();
+    // Fastify stops listening and answers 503 to new requests at once; the requests already in
+    // flight finish and are stored. Closing the intake first would answer those 503 too.
     await fastify.close();
+    intake.close();
+    await sync.close();
     await store.close();
   });
 
   await fastify.listen({ port: config.port, host: config.host });
   logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
+  sync.worker.start();
+  void sync.announce();
 }

@@ -241,7 +241,7 @@ export function htmlToText(html: string): string {
 }
 
 function decodeEntity(entity: string, name: string): string {
-  if (name[0] !== '#') return ENTITIES[name] ?? entity;
+  if (name[0] !== '#') return Object.hasOwn(ENTITIES, name) ? ENTITIES[name]! : entity;
   const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
   return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : entity;
 }

@@ -12,8 +12,11 @@ export interface SyncControl {
   /** Wakes the reconciler after work was put back. */
   wake(): void;
   civicrm(): { reachable: boolean | null; lastContactAt: string | null; version: string | null; lastError: string | null };
-  /** Reads CiviCRM's actual state of the group and repairs it; returns what was found. */
-  reconcileGroup?(ogId: number): Promise<unknown>;
+  /**
+   * Reads CiviCRM's actual state of the group and repairs it; returns what was found,
+   * undefined for an unknown group, 'busy' while the group is being synced.
+   */
+  reconcileGroup(ogId: number): Promise<object | undefined | 'busy'>;
 }
 
 export interface AdminOptions {
@@ -35,6 +38,8 @@ const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Numb
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
   const { store, intake, sync } = options;
   const expected = options.token === undefined ? undefined : digest(options.token);
+  // POST /admin/events answers like /webhooks/og: a body that is not JSON is 415, not parsed as text.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request) => {
     if (expected === undefined) throw new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`);
@@ -85,20 +90,32 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   app.get('/admin/groups/:ogId', { schema: { params: GroupParams } }, async (request) => {
     const { ogId } = request.params as { ogId: number };
     const group = await store.group(ogId);
-    if (!group) throw new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
+    if (!group) throw unknownGroup(ogId);
     const members = await store.members(ogId);
     return { group, members };
   });
 
   app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams } }, async (request, reply) => {
     const { ogId } = request.params as { ogId: number };
-    if (!(await store.group(ogId))) throw new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
-    if (sync?.reconcileGroup) return reply.code(200).send(await sync.reconcileGroup(ogId));
-    await store.markForReconcile(ogId);
-    sync?.wake();
-    return reply.code(202).send({ ogId, status: 'pending' });
+    if (!sync) {
+      if ((await store.markForReconcile(ogId)) === 0) throw unknownGroup(ogId);
+      return reply.code(202).send({ ogId, status: 'pending' });
+    }
+    let report: Awaited<ReturnType<SyncControl['reconcileGroup']>>;
+    try {
+      report = await sync.reconcileGroup(ogId);
+    } catch (error) {
+      throw new HttpProblem(503, 'civicrm-unavailable', `cannot read CiviCRM: ${(error as Error).message}`, 30);
+    }
+    if (report === undefined) throw unknownGroup(ogId);
+    if (report === 'busy') throw new HttpProblem(409, 'group-busy', `OG group ${ogId} is being synced right now; try again shortly`);
+    return reply.code(202).send({ ogId, status: 'pending', report });
   });
 };
+
+function unknownGroup(ogId: number): HttpProblem {
+  return new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

@@ -29,7 +29,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
 
   // Signatures are computed over the exact bytes received, so the body stays a Buffer here.
   app.removeAllContentTypeParsers();
-  for (const type of ['application/json', /^application\/[\w.+-]+\+json$/]) {
+  // Fastify tests a RegExp against the whole header, parameters included (`; charset=utf-8`).
+  for (const type of ['application/json', /^application\/[\w.+-]+\+json\s*(?:;|$)/]) {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
   }
 

@@ -210,14 +210,28 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  /** A sequence number newer than every event, for re-marking items without an event. */
+  /**
+   * A sequence number newer than every event, for re-marking items without an event. It is
+   * reserved in AUTOINCREMENT's counter, so the next event gets a higher one: were they equal,
+   * a sync that read the mark would also count that event's change as synced.
+   */
   private nextSeq(): number {
-    return ((this.db.prepare('SELECT max(seq) FROM events').pluck().get() as number | null) ?? 0) + 1;
+    const reserved = this.db
+      .prepare("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'events' RETURNING seq")
+      .pluck()
+      .get() as number | undefined;
+    if (reserved !== undefined) return reserved;
+    this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', 1)").run();
+    return 1;
   }
 
   async group(ogId: number): Promise<GroupRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM og_groups WHERE og_id = ?').get(ogId) as GroupRow | undefined;
     return row && groupRecord(row);
+  }
+
+  async groupIds(): Promise<number[]> {
+    return this.db.prepare('SELECT og_id FROM og_groups ORDER BY og_id').pluck().all() as number[];
   }
 
   async members(ogId: number): Promise<MemberRecord[]> {
@@ -228,6 +242,34 @@ export class SqliteStore implements Store {
   async user(uid: number): Promise<UserRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM users WHERE uid = ?').get(uid) as UserRow | undefined;
     return row && userRecord(row);
+  }
+
+  async users(uids: number[]): Promise<Map<number, UserRecord>> {
+    return this.usersSync(uids);
+  }
+
+  private usersSync(uids: number[]): Map<number, UserRecord> {
+    const byUid = this.db.prepare('SELECT * FROM users WHERE uid = ?');
+    const users = new Map<number, UserRecord>();
+    for (const uid of uids) {
+      const row = byUid.get(uid) as UserRow | undefined;
+      users.set(uid, row ? userRecord(row) : { id: uid });
+    }
+    return users;
+  }
+
+  async leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const taken = this.db
+      .prepare('UPDATE og_groups SET lease_owner = ?, lease_until = ? WHERE og_id = ? AND lease_until <= ?')
+      .run(owner, now + leaseMs, ogId, now);
+    return taken.changes === 1;
+  }
+
+  async setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
+    const update = this.db.prepare('UPDATE og_members SET civi_member_status = ?, civi_acl_status = ? WHERE og_id = ? AND uid = ?');
+    this.db.transaction(() => {
+      for (const s of statuses) update.run(s.member ?? null, s.acl ?? null, ogId, s.uid);
+    })();
   }
 
   async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
@@ -244,13 +286,7 @@ export class SqliteStore implements Store {
            ORDER BY uid LIMIT ?`,
         )
         .all(ogId, now, memberLimit) as MemberRow[];
-      const users = new Map<number, UserRecord>();
-      const byUid = this.db.prepare('SELECT * FROM users WHERE uid = ?');
-      for (const m of members) {
-        const row = byUid.get(m.uid) as UserRow | undefined;
-        users.set(m.uid, row ? userRecord(row) : { id: m.uid });
-      }
-      return { group: groupRecord(group), members: members.map(memberRecord), users };
+      return { group: groupRecord(group), members: members.map(memberRecord), users: this.usersSync(members.map((m) => m.uid)) };
     })();
   }
 
@@ -294,6 +330,13 @@ export class SqliteStore implements Store {
          WHERE og_id = ? AND uid = ?`,
       )
       .run(failure.error, failure.retryAt === undefined ? 'dead' : 'dirty', failure.retryAt ?? 0, ogId, uid);
+  }
+
+  async forgetMemberStatuses(ogId: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL WHERE og_id = ?').run(ogId);
+      this.sql.redirtyGroupMembers.run(this.nextSeq(), ogId);
+    })();
   }
 
   async saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void> {

@@ -104,8 +104,10 @@ export interface Store {
   markForReconcile(ogId: number | undefined): Promise<number>;
 
   group(ogId: number): Promise<GroupRecord | undefined>;
+  groupIds(): Promise<number[]>;
   members(ogId: number): Promise<MemberRecord[]>;
   user(uid: number): Promise<UserRecord | undefined>;
+  users(uids: number[]): Promise<Map<number, UserRecord>>;
 
   /** Leases one group that has work due; undefined when there is none. */
   claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined>;
@@ -114,8 +116,14 @@ export interface Store {
   groupFailed(ogId: number, failure: Failure): Promise<void>;
   membersSynced(ogId: number, synced: MemberSynced[]): Promise<void>;
   memberFailed(ogId: number, uid: number, failure: Failure): Promise<void>;
+  /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
+  forgetMemberStatuses(ogId: number): Promise<void>;
   saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void>;
+  /** Leases one given group, for work outside the worker (an audit); false while someone holds it. */
+  leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
   releaseGroup(ogId: number, owner: string): Promise<void>;
+  /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
+  setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,48 @@
+// Runs the sync until no work is left, reporting progress, and tallies what became of it.
+import type { Store } from '../ledger/store.js';
+import type { SyncOutcome } from '../sync/worker.js';
+import { describeProgress, type ProgressLine, type ProgressSample } from './progress.js';
+
+export class OutcomeTally {
+  created = 0;
+  updated = 0;
+  unchanged = 0;
+  groupsSynced = 0;
+  /** Reason → how many items died of it. */
+  readonly dead = new Map<string, number>();
+
+  readonly record = (outcome: SyncOutcome): void => {
+    if (outcome.result === 'dead') this.dead.set(outcome.error ?? 'unknown', (this.dead.get(outcome.error ?? 'unknown') ?? 0) + 1);
+    else if (outcome.kind === 'group') this.groupsSynced += outcome.result === 'synced' ? 1 : 0;
+    else if (outcome.result !== 'retry') this[outcome.result]++;
+  };
+
+  get deadCount(): number {
+    return [...this.dead.values()].reduce((a, b) => a + b, 0);
+  }
+
+  lines(): string[] {
+    const out = [
+      `memberships: ${this.created} created, ${this.updated} updated, ${this.unchanged} unchanged, ${this.deadCount} dead`,
+      `groups synced: ${this.groupsSynced}`,
+    ];
+    for (const [reason, count] of this.dead) out.push(`  dead ×${count}: ${reason}`);
+    return out;
+  }
+}
+
+/** Resolves when nothing is dirty any more (dead items are done with, until replayed). */
+export async function driveToCompletion(store: Store, progress: ProgressLine, wake: () => void, tickMs = 250): Promise<void> {
+  const sample = async (): Promise<ProgressSample> => ({ at: Date.now(), work: await store.workCounts() });
+  const first = await sample();
+  for (;;) {
+    wake();
+    const latest = await sample();
+    if (latest.work.groups.dirty === 0 && latest.work.members.dirty === 0) {
+      progress.done(describeProgress(first, latest));
+      return;
+    }
+    progress.update(describeProgress(first, latest));
+    await new Promise((resolve) => setTimeout(resolve, tickMs));
+  }
+}

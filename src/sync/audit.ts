@@ -1,0 +1,70 @@
+// Reconcile against CiviCRM's real state: read what is there, compare with the ledger,
+// repair the difference. OG is the source of truth for synced groups.
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../ledger/store.js';
+import type { AuditReport, GroupCiviState, Reconciler } from './reconciler.js';
+
+export interface ReconcileReport {
+  ogId: number;
+  dryRun: boolean;
+  memberGroupId: number | null;
+  aclGroupId: number | null;
+  /** Group, role and ACL changes made (dry run: the first that would be made). */
+  groupChanges: string[];
+  /** Members without their row in a group (or with a wrong status), fixed by the worker. */
+  missing: Array<{ uid: number; contactId: number; group: 'member' | 'acl'; wanted: string }>;
+  wrongStatus: Array<{ uid: number; contactId: number; group: 'member' | 'acl'; actual: string; wanted: string }>;
+  /** Contacts in a synced group whom OG does not have there: set Removed. */
+  extra: Array<{ contactId: number; group: 'member' | 'acl'; actual: string }>;
+  /** Ledger members with no CiviCRM contact yet (the worker makes or finds them). */
+  withoutContact: number[];
+}
+
+const LEASE_MS = 10 * 60_000;
+
+/** Audits one group; false when the group is unknown, 'busy' when the worker holds it. */
+export async function reconcileGroup(
+  store: Store,
+  reconciler: Reconciler,
+  ogId: number,
+  dryRun: boolean,
+): Promise<ReconcileReport | undefined | 'busy'> {
+  const group = await store.group(ogId);
+  if (!group) return undefined;
+  const owner = `reconcile-${randomUUID()}`;
+  if (!(await store.leaseGroup(ogId, owner, Date.now(), LEASE_MS))) return 'busy';
+  try {
+    const members = await store.members(ogId);
+    const users = await store.users(members.map((m) => m.uid));
+    const report = await reconciler.audit(group, group.civi as GroupCiviState | undefined, members, users, dryRun);
+    if (!dryRun) {
+      await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId })));
+      await store.setKnownStatuses(ogId, report.observed);
+      // The worker now sees the real rows and writes exactly what differs.
+      await store.markForReconcile(ogId);
+    }
+    const withContact = new Set(report.observed.map((o) => o.uid));
+    return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
+  } finally {
+    await store.releaseGroup(ogId, owner);
+  }
+}
+
+function toReport(report: AuditReport, dryRun: boolean, withoutContact: number[]): ReconcileReport {
+  const { drift, state } = report;
+  return {
+    ogId: report.ogId,
+    dryRun,
+    memberGroupId: state.memberGroupId ?? null,
+    aclGroupId: state.aclGroupId ?? null,
+    groupChanges: report.groupWrites,
+    missing: drift.wrong
+      .filter((w) => w.actual === undefined)
+      .map((w) => ({ uid: w.uid, contactId: w.contactId, group: w.side, wanted: w.wanted })),
+    wrongStatus: drift.wrong
+      .filter((w) => w.actual !== undefined)
+      .map((w) => ({ uid: w.uid, contactId: w.contactId, group: w.side, actual: w.actual!, wanted: w.wanted })),
+    extra: drift.extra.map((e) => ({ contactId: e.contactId, group: e.side, actual: e.actual })),
+    withoutContact,
+  };
+}

@@ -1,0 +1,136 @@
+// Finds or makes the CiviCRM contact of each Drupal user: the UFMatch link first, then
+// the single non-deleted contact with the user's email, then (if allowed) a new
+// Individual linked by a new UFMatch. Many users are resolved in a few requests.
+import type { Logger } from 'pino';
+import type { ApiCall, CiviClient } from '../civicrm/client.js';
+import { CiviError } from '../civicrm/errors.js';
+import type { UserRecord } from '../ledger/store.js';
+
+/** Users per lookup call; keeps request bodies well under PHP's post limits. */
+const LOOKUP_CHUNK = 500;
+/** Contact.create calls per request. */
+const CREATE_CHUNK = 100;
+
+export type ContactResult = { contactId: number } | { error: string; permanent: boolean };
+
+export interface ContactOptions {
+  createMissing: boolean;
+  logger?: Logger;
+}
+
+/** Resolves every user; transport failures reject, per-user failures are in the map. */
+export async function resolveContacts(
+  civi: CiviClient,
+  users: UserRecord[],
+  options: ContactOptions,
+): Promise<Map<number, ContactResult>> {
+  const results = new Map<number, ContactResult>();
+  for (const user of users) if (user.contactId !== undefined) results.set(user.id, { contactId: user.contactId });
+  let missing = users.filter((u) => !results.has(u.id));
+
+  for (const [uid, contactId] of await byUfMatch(civi, missing.map((u) => u.id))) results.set(uid, { contactId });
+  missing = missing.filter((u) => !results.has(u.id));
+
+  const withEmail = missing.filter((u) => u.email);
+  for (const [email, contactId] of await byEmail(civi, withEmail.map((u) => u.email!), options.logger)) {
+    for (const u of withEmail) if (u.email!.toLowerCase() === email) results.set(u.id, { contactId });
+  }
+  missing = missing.filter((u) => !results.has(u.id));
+
+  for (const user of missing) {
+    if (!user.email) {
+      results.set(user.id, { error: `no CiviCRM contact for Drupal user ${user.id} and no email to create one`, permanent: true });
+    } else if (!options.createMissing) {
+      results.set(user.id, {
+        error: `no CiviCRM contact for Drupal user ${user.id} (${user.email}) and CREATE_MISSING_CONTACTS is off`,
+        permanent: true,
+      });
+    }
+  }
+  if (options.createMissing) {
+    for (const [uid, result] of await createContacts(civi, missing.filter((u) => u.email))) results.set(uid, result);
+  }
+  return results;
+}
+
+async function byUfMatch(civi: CiviClient, uids: number[]): Promise<Map<number, number>> {
+  const found = new Map<number, number>();
+  const calls: ApiCall[] = chunks(uids, LOOKUP_CHUNK).map((chunk) => [
+    'UFMatch',
+    'get',
+    { uf_id: { IN: chunk }, return: ['uf_id', 'contact_id'], options: { limit: 0 } },
+  ]);
+  for (const rows of await readAll(civi, calls)) {
+    for (const row of rows) found.set(Number(row.uf_id), Number(row.contact_id));
+  }
+  return found;
+}
+
+/** Lower-cased email → the lowest non-deleted contact id with it. */
+async function byEmail(civi: CiviClient, emails: string[], logger?: Logger): Promise<Map<string, number>> {
+  const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
+  const calls: ApiCall[] = chunks(unique, LOOKUP_CHUNK).map((chunk) => [
+    'Contact',
+    'get',
+    { email: { IN: chunk }, is_deleted: 0, return: ['id', 'email'], options: { limit: 0 } },
+  ]);
+  const candidates = new Map<string, number[]>();
+  for (const rows of await readAll(civi, calls)) {
+    for (const row of rows) {
+      const email = String(row.email ?? '').toLowerCase();
+      candidates.set(email, [...(candidates.get(email) ?? []), Number(row.contact_id ?? row.id)]);
+    }
+  }
+  const found = new Map<string, number>();
+  for (const [email, ids] of candidates) {
+    const sorted = [...new Set(ids)].sort((a, b) => a - b);
+    if (sorted.length > 1) logger?.warn({ email, contactIds: sorted }, 'several CiviCRM contacts share an email; using the lowest id');
+    found.set(email, sorted[0]!);
+  }
+  return found;
+}
+
+async function createContacts(civi: CiviClient, users: UserRecord[]): Promise<Map<number, ContactResult>> {
+  const results = new Map<number, ContactResult>();
+  for (const chunk of chunks(users, CREATE_CHUNK)) {
+    const calls: ApiCall[] = chunk.map((u) => [
+      'Contact',
+      'create',
+      {
+        contact_type: 'Individual',
+        email: u.email,
+        ...(u.firstName && { first_name: u.firstName }),
+        ...(u.lastName && { last_name: u.lastName }),
+        // Chained, so the contact and its link are made in one transaction or not at all.
+        'api.UFMatch.create': { uf_id: u.id, uf_name: u.email },
+      },
+    ]);
+    const answers = await civi.batch(calls);
+    answers.forEach((answer, i) => {
+      const user = chunk[i]!;
+      if (answer instanceof CiviError) {
+        if (!answer.retryable && answer.kind === 'api') results.set(user.id, { error: answer.message, permanent: true });
+        else throw answer;
+      } else {
+        results.set(user.id, { contactId: Number(answer.id ?? answer.values[0]?.id) });
+      }
+    });
+  }
+  return results;
+}
+
+/** Runs read calls in one request; any failure fails the whole lookup. */
+async function readAll(civi: CiviClient, calls: ApiCall[]): Promise<Array<Array<Record<string, unknown>>>> {
+  if (calls.length === 0) return [];
+  const answers = await civi.batch(calls);
+  return answers.map((answer) => {
+    if (answer instanceof CiviError) throw answer;
+    return answer.values;
+  });
+}
+
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,59 @@
+// How the service names what it makes in CiviCRM. The `source` strings are those of
+// CiviCRM's own Drupal OG sync module, so groups it made are found and adopted.
+
+export const TITLE_MAX = 255;
+export const NAME_MAX = 64;
+const ADMIN_SUFFIX = ': Administrator';
+
+export function memberSource(ogId: number): string {
+  return `OG Sync Group :${ogId}:`;
+}
+
+export function aclSource(ogId: number): string {
+  return `OG Sync Group ACL :${ogId}:`;
+}
+
+/** The title a group shows before any group event brought its real one. */
+export function placeholderTitle(ogId: number): string {
+  return `OG ${ogId}`;
+}
+
+/** Unique, stable machine names; CiviCRM would otherwise derive them from the title. */
+export function memberGroupName(ogId: number): string {
+  return `og_sync_${ogId}`;
+}
+
+export function aclGroupName(ogId: number): string {
+  return `og_sync_acl_${ogId}`;
+}
+
+/** `Acl.name` is varchar(64) like a group's name, so it is built from the id, not the title. */
+export function aclName(ogId: number): string {
+  return `OG Sync ACL :${ogId}:`;
+}
+
+export interface GroupTitles {
+  member: string;
+  acl: string;
+}
+
+/**
+ * Titles of the two groups for OG title `title`. With `clash`, another group already
+ * holds a wanted title, so both carry ` (OG N)` to stay unique and recognisably paired.
+ */
+export function groupTitles(ogId: number, title: string, clash: boolean): GroupTitles {
+  // Each title is cut from the OG title, so a long one keeps the whole ` (OG N)` in both.
+  const tag = clash ? ` (OG ${ogId})` : '';
+  return { member: withSuffix(title, tag, TITLE_MAX), acl: withSuffix(title, tag + ADMIN_SUFFIX, TITLE_MAX) };
+}
+
+/** Appends `suffix`, cutting `text` so the whole fits `max` characters. */
+function withSuffix(text: string, suffix: string, max: number): string {
+  return cut(text, max - suffix.length) + suffix;
+}
+
+/** Cuts to at most `max` characters without splitting a surrogate pair. */
+function cut(text: string, max: number): string {
+  const chars = Array.from(text.trim());
+  return chars.length <= max ? chars.join('') : chars.slice(0, max).join('').trimEnd();
+}

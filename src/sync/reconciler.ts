@@ -1,0 +1,282 @@
+// Runs plans against CiviCRM: the group loop (plan a round, send it as one request,
+// fold the answers, repeat) and the batched membership writes.
+import type { Logger } from 'pino';
+import type { ApiCall, ApiResult, CiviClient } from '../civicrm/client.js';
+import { CiviError } from '../civicrm/errors.js';
+import type { OnGroupDelete } from '../config.js';
+import type { GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
+import { chunks, resolveContacts, type ContactResult } from './contacts.js';
+import {
+  membershipDrift,
+  statusWrites,
+  type ActualRows,
+  type AuditedMember,
+  type GroupContactStatus,
+  type MembershipDrift,
+} from './memberships.js';
+import { fold } from './observe.js';
+import { planGroup, resolve, type Observation, type Operation } from './plan.js';
+import { objectTableFor, type ObjectTable } from './records.js';
+
+/** What the ledger remembers of a group in CiviCRM between syncs. */
+export interface GroupCiviState {
+  memberGroupId?: number;
+  aclGroupId?: number;
+  roleId?: number;
+  roleValue?: number;
+  memberTitle?: string;
+  aclTitle?: string;
+  active: boolean;
+  objectTable: ObjectTable;
+}
+
+export interface AuditReport {
+  ogId: number;
+  state: GroupCiviState;
+  /** Group, role and ACL writes made (or, in a dry run, the first ones that would be). */
+  groupWrites: string[];
+  drift: MembershipDrift;
+  /** The statuses really found for each ledger member whose contact is known. */
+  observed: Array<{ uid: number; contactId: number; member?: GroupContactStatus; acl?: GroupContactStatus }>;
+}
+
+export type MemberOutcome =
+  | { uid: number; ok: true; member?: GroupContactStatus; acl?: GroupContactStatus }
+  | { uid: number; ok: false; error: CiviError | string };
+
+export interface ReconcilerOptions {
+  civi: CiviClient;
+  onGroupDelete: OnGroupDelete;
+  createMissingContacts: boolean;
+  logger?: Logger;
+  /** Contacts resolved along the way, for the store's cache. */
+  onContacts?: (links: Array<{ uid: number; contactId: number }>) => Promise<void>;
+}
+
+/** Rounds after which a plan that keeps finding work is taken to be fighting something. */
+const MAX_ROUNDS = 8;
+/** Contacts per GroupContact.create call, and calls per request. */
+const CONTACTS_PER_CALL = 200;
+const CALLS_PER_REQUEST = 50;
+
+export class Reconciler {
+  constructor(private readonly options: ReconcilerOptions) {}
+
+  /**
+   * Makes CiviCRM's groups, role and ACL match the ledger's group; returns what is there now.
+   * `onWrite` hears of every write; with `dryRun` the first writes are reported, not made.
+   */
+  async syncGroup(
+    group: GroupRecord,
+    previous?: GroupCiviState,
+    options: { dryRun?: boolean; onWrite?: (description: string) => void } = {},
+  ): Promise<GroupCiviState> {
+    const { civi, onGroupDelete } = this.options;
+    const objectTable = objectTableFor(await civi.version());
+    const desired = { ogId: group.ogId, title: group.title, description: group.description, deleted: group.deleted };
+    const hint = { roleValue: previous?.roleValue, aclGroupId: previous?.aclGroupId };
+    let observed: Observation = {};
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const planned = planGroup(desired, observed, { onGroupDelete, objectTable }, hint);
+      const writes = planned.filter((op): op is Operation & { kind: 'write' } => op.kind === 'write');
+      for (const op of writes) options.onWrite?.(describeWrite(op));
+      // A dry run stops at the first writes: what comes after depends on their answers.
+      const ops = options.dryRun && writes.length > 0 ? planned.filter((op) => op.kind === 'read') : planned;
+      if (ops.length === 0) return summarize(group.ogId, observed, objectTable);
+      const answers = await this.run(ops.map((op): ApiCall => [op.entity, op.kind === 'read' ? 'get' : op.action, op.params]));
+      answers.forEach((answer, i) => {
+        if (answer instanceof CiviError) throw answer;
+        observed = fold(observed, ops[i]!, answer.values);
+      });
+      if (options.dryRun && writes.length > 0) return summarize(group.ogId, observed, objectTable);
+    }
+    throw new Error(`OG group ${group.ogId}: CiviCRM still differs after ${MAX_ROUNDS} rounds of changes`);
+  }
+
+  /**
+   * Compares the group's real GroupContact rows (every page, every status) with the ledger.
+   * Unless `dryRun`, repairs the group and ACL chain and removes contacts OG does not have
+   * in the groups; members' own rows are left to the worker, which is told the real statuses.
+   */
+  async audit(
+    group: GroupRecord,
+    previous: GroupCiviState | undefined,
+    members: MemberRecord[],
+    users: Map<number, UserRecord>,
+    dryRun: boolean,
+  ): Promise<AuditReport> {
+    const groupWrites: string[] = [];
+    const state = await this.syncGroup(group, previous, { dryRun, onWrite: (w) => groupWrites.push(w) });
+    const actual: ActualRows = {
+      member: await this.rowsOf(state.memberGroupId),
+      acl: await this.rowsOf(state.aclGroupId),
+    };
+    const contacts = await resolveContacts(this.options.civi, members.map((m) => users.get(m.uid) ?? { id: m.uid }), {
+      createMissing: false,
+    });
+    const audited: AuditedMember[] = members.map((m) => {
+      const contact = contacts.get(m.uid);
+      return { uid: m.uid, state: m.state, isAdmin: m.isAdmin, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
+    });
+    const drift = membershipDrift(audited, actual);
+    const observed = audited.flatMap((m) =>
+      m.contactId === undefined ? [] : [{ uid: m.uid, contactId: m.contactId, member: actual.member.get(m.contactId), acl: actual.acl.get(m.contactId) }],
+    );
+    if (!dryRun && drift.extra.length > 0) {
+      const calls = drift.extra.map((e): ApiCall =>
+        groupContactCall(e.side === 'member' ? state.memberGroupId! : state.aclGroupId!, [e.contactId], 'Removed'),
+      );
+      for (const answer of await this.run(calls)) if (answer instanceof CiviError) throw answer;
+    }
+    return { ogId: group.ogId, state, groupWrites, drift, observed };
+  }
+
+  /** Every GroupContact row of a group, whatever its status. */
+  private async rowsOf(groupId: number | undefined): Promise<Map<number, GroupContactStatus>> {
+    const rows = new Map<number, GroupContactStatus>();
+    if (groupId === undefined) return rows;
+    for (const wanted of ['Added', 'Pending', 'Removed'] as const) {
+      const found = await this.options.civi.getAll('GroupContact', { group_id: groupId, status: wanted, return: ['contact_id', 'status'] });
+      for (const row of found) rows.set(Number(row.contact_id), wanted);
+    }
+    return rows;
+  }
+
+  /** Writes the GroupContact statuses the members need; one outcome per member. */
+  async syncMembers(
+    group: GroupRecord,
+    state: GroupCiviState,
+    members: MemberRecord[],
+    users: Map<number, UserRecord>,
+  ): Promise<MemberOutcome[]> {
+    const outcomes = new Map<number, MemberOutcome>();
+    const pending: Array<{ member: MemberRecord; writes: ReturnType<typeof statusWrites> }> = [];
+    for (const member of members) {
+      const writes = statusWrites(member, { member: status(member.civiMemberStatus), acl: status(member.civiAclStatus) });
+      // A deleted or unsynced group has no rows to change; nothing is owed until it exists again.
+      const groupGone = group.deleted || state.memberGroupId === undefined || state.aclGroupId === undefined;
+      if (groupGone || (writes.member === undefined && writes.acl === undefined)) {
+        outcomes.set(member.uid, { uid: member.uid, ok: true });
+      } else {
+        pending.push({ member, writes });
+      }
+    }
+    if (pending.length === 0) return members.map((m) => outcomes.get(m.uid)!);
+
+    const contacts = await this.contactsOf(pending.map((p) => users.get(p.member.uid) ?? { id: p.member.uid }));
+    const plan = new Map<string, { groupId: number; status: GroupContactStatus; side: 'member' | 'acl'; uids: number[] }>();
+    for (const { member, writes } of pending) {
+      const contact = contacts.get(member.uid);
+      if (!contact || 'error' in contact) {
+        outcomes.set(member.uid, { uid: member.uid, ok: false, error: contact?.error ?? `no contact for user ${member.uid}` });
+        continue;
+      }
+      outcomes.set(member.uid, { uid: member.uid, ok: true, ...writes });
+      for (const side of ['member', 'acl'] as const) {
+        const wanted = writes[side];
+        if (!wanted) continue;
+        const groupId = side === 'member' ? state.memberGroupId! : state.aclGroupId!;
+        const key = `${groupId}:${wanted}`;
+        const entry = plan.get(key) ?? { groupId, status: wanted, side, uids: [] };
+        entry.uids.push(member.uid);
+        plan.set(key, entry);
+      }
+    }
+
+    const contactOf = (uid: number) => (contacts.get(uid) as { contactId: number }).contactId;
+    const calls: Array<{ call: ApiCall; uids: number[] }> = [];
+    for (const entry of plan.values()) {
+      for (const uids of chunks(entry.uids, CONTACTS_PER_CALL)) {
+        calls.push({ call: groupContactCall(entry.groupId, uids.map(contactOf), entry.status), uids });
+      }
+    }
+    for (const [uid, error] of await this.runGroupContacts(calls, contactOf)) {
+      outcomes.set(uid, { uid, ok: false, error });
+    }
+    return members.map((m) => outcomes.get(m.uid)!);
+  }
+
+  private async contactsOf(users: UserRecord[]): Promise<Map<number, ContactResult>> {
+    const { civi, createMissingContacts, logger, onContacts } = this.options;
+    const results = await resolveContacts(civi, users, { createMissing: createMissingContacts, logger });
+    const fresh = users
+      .filter((u) => u.contactId === undefined)
+      .flatMap((u) => {
+        const r = results.get(u.id);
+        return r && 'contactId' in r ? [{ uid: u.id, contactId: r.contactId }] : [];
+      });
+    if (fresh.length > 0) await onContacts?.(fresh);
+    return results;
+  }
+
+  /**
+   * Sends the GroupContact calls; returns the members whose write failed. A call for many
+   * contacts that CiviCRM refuses is retried one contact at a time, so one poison
+   * membership fails alone.
+   */
+  private async runGroupContacts(
+    calls: Array<{ call: ApiCall; uids: number[] }>,
+    contactOf: (uid: number) => number,
+  ): Promise<Map<number, CiviError>> {
+    const failed = new Map<number, CiviError>();
+    const answers = await this.run(calls.map((c) => c.call));
+    const retry: Array<{ call: ApiCall; uids: number[] }> = [];
+    answers.forEach((answer, i) => {
+      if (!(answer instanceof CiviError)) return;
+      const { call, uids } = calls[i]!;
+      if (answer.retryable || uids.length === 1) {
+        for (const uid of uids) failed.set(uid, answer);
+      } else {
+        const [, , params] = call;
+        for (const uid of uids) {
+          retry.push({ call: groupContactCall(Number(params.group_id), [contactOf(uid)], params.status as GroupContactStatus), uids: [uid] });
+        }
+      }
+    });
+    if (retry.length > 0) for (const [uid, error] of await this.runGroupContacts(retry, contactOf)) failed.set(uid, error);
+    return failed;
+  }
+
+  /** Sends calls in as few requests as possible: one call alone, more as api3 multi-calls. */
+  private async run(calls: ApiCall[]): Promise<Array<ApiResult<Record<string, unknown>> | CiviError>> {
+    const { civi } = this.options;
+    if (calls.length === 1) {
+      const [entity, action, params] = calls[0]!;
+      try {
+        return [await civi.call(entity, action, params)];
+      } catch (error) {
+        // A transport failure concerns the whole request; an API error only this call.
+        if (error instanceof CiviError && error.kind === 'api') return [error];
+        throw error;
+      }
+    }
+    const answers: Array<ApiResult<Record<string, unknown>> | CiviError> = [];
+    for (const chunk of chunks(calls, CALLS_PER_REQUEST)) answers.push(...(await civi.batch(chunk)));
+    return answers;
+  }
+}
+
+function groupContactCall(groupId: number, contactIds: number[], status: GroupContactStatus): ApiCall {
+  return ['GroupContact', 'create', { group_id: groupId, contact_id: contactIds.length === 1 ? contactIds[0] : contactIds, status }];
+}
+
+function describeWrite(op: Operation & { kind: 'write' }): string {
+  const { id, ...rest } = op.params;
+  const what = id === undefined ? op.action : op.action === 'delete' ? 'delete' : 'update';
+  return `${what} ${op.entity}${id === undefined ? '' : ` ${String(id)}`}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`;
+}
+
+function status(value: string | undefined): GroupContactStatus | undefined {
+  return value === 'Added' || value === 'Pending' || value === 'Removed' ? value : undefined;
+}
+
+function summarize(ogId: number, observed: Observation, objectTable: ObjectTable): GroupCiviState {
+  const { memberGroup, aclGroup, role } = resolve(ogId, observed);
+  return {
+    ...(memberGroup && { memberGroupId: memberGroup.id, memberTitle: memberGroup.title }),
+    ...(aclGroup && { aclGroupId: aclGroup.id, aclTitle: aclGroup.title }),
+    ...(role && { roleId: role.id, roleValue: role.value }),
+    active: Boolean(memberGroup?.isActive),
+    objectTable,
+  };
+}

@@ -1,0 +1,83 @@
+// The sync side of the service assembled: CiviCRM client, reconciler and worker, plus
+// the control surface the operator API and health routes use.
+import type { Logger } from 'pino';
+import { CiviClient } from '../civicrm/client.js';
+import { CiviHealth } from '../civicrm/health.js';
+import type { Config } from '../config.js';
+import type { SyncControl } from '../http/admin.js';
+import type { Store } from '../ledger/store.js';
+import type { Metrics } from '../metrics.js';
+import { reconcileGroup } from './audit.js';
+import { Reconciler } from './reconciler.js';
+import { Worker, type WorkerOptions } from './worker.js';
+
+export type SyncConfig = Pick<Config, 'civicrm' | 'onGroupDelete' | 'createMissingContacts' | 'syncConcurrency'>;
+
+export interface SyncService {
+  client: CiviClient;
+  worker: Worker;
+  reconciler: Reconciler;
+  health: CiviHealth;
+  control: SyncControl;
+  /** Reads CiviCRM's version and logs it; a failure is logged, not thrown (CiviCRM may be down). */
+  announce(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createSync(
+  config: SyncConfig,
+  store: Store,
+  options: { metrics?: Metrics; logger?: Logger; worker?: Partial<WorkerOptions> } = {},
+): SyncService {
+  const { metrics, logger } = options;
+  const health = new CiviHealth();
+  const client: CiviClient = new CiviClient({
+    ...config.civicrm,
+    onCall: (entity, action, outcome) => {
+      metrics?.civiCalls.inc({ entity, action, outcome });
+      if (outcome === 'retryable') {
+        health.unreachable(`${entity}.${action} got no usable answer`);
+        // After an outage the server may have been upgraded: read the version again.
+        client.forgetVersion();
+      } else {
+        health.answered();
+      }
+    },
+  });
+  const reconciler = new Reconciler({
+    civi: client,
+    onGroupDelete: config.onGroupDelete,
+    createMissingContacts: config.createMissingContacts,
+    logger,
+    onContacts: (links) => store.saveContacts(links),
+  });
+  const worker = new Worker({ store, reconciler, concurrency: config.syncConcurrency, logger, ...options.worker });
+  const control: SyncControl = {
+    wake: () => worker.wake(),
+    civicrm: () => health.view(),
+    async reconcileGroup(ogId) {
+      const report = await reconcileGroup(store, reconciler, ogId, false);
+      worker.wake();
+      return report;
+    },
+  };
+  return {
+    client,
+    worker,
+    reconciler,
+    health,
+    control,
+    async announce() {
+      try {
+        health.version = await client.version();
+        logger?.info({ civicrmVersion: health.version }, 'CiviCRM answered');
+      } catch (error) {
+        logger?.warn({ error: (error as Error).message }, 'CiviCRM did not answer yet; syncing will retry');
+      }
+    },
+    async close() {
+      await worker.stop();
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// The reconcile loop: lanes that lease one OG group at a time from the store, sync it,
+// and record the outcome. Many groups run in parallel; one group never runs twice at once.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { CiviError } from '../civicrm/errors.js';
+import type { Failure, GroupWork, Store } from '../ledger/store.js';
+import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
+
+export interface WorkerOptions {
+  store: Store;
+  reconciler: Reconciler;
+  concurrency: number;
+  logger?: Logger;
+  /** How long a lease lasts; a lane that dies lets its group go after this. */
+  leaseMs?: number;
+  /** How often an idle lane looks for work that other replicas or backoffs made due. */
+  pollMs?: number;
+  /** Members synced per lease. */
+  memberBatch?: number;
+  backoff?: BackoffPolicy;
+  /** Told what became of each group and membership synced, for progress reports. */
+  onOutcome?: (outcome: SyncOutcome) => void;
+}
+
+/**
+ * `created`: a membership reached CiviCRM for the first time; `updated`: a status changed;
+ * `unchanged`: CiviCRM already matched; `retry` and `dead`: it failed, for now or for good.
+ */
+export type SyncOutcome =
+  | { kind: 'group'; ogId: number; result: 'synced' | 'retry' | 'dead'; error?: string }
+  | { kind: 'member'; ogId: number; uid: number; result: 'created' | 'updated' | 'unchanged' | 'retry' | 'dead'; error?: string };
+
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+  /** Attempts after which an item that CiviCRM keeps refusing is dead. */
+  maxAttempts: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 5 * 60_000, maxAttempts: 8 };
+
+/**
+ * When to try again after a failure, or never. CiviCRM unreachable (transport) or refusing
+ * our credentials (auth) is an outage, not the item's fault: it is retried for as long as
+ * it lasts. An API error is the item's own: at once dead unless CiviCRM called it transient,
+ * and dead after `maxAttempts` even then.
+ */
+export function failureFor(error: unknown, attemptsSoFar: number, policy: BackoffPolicy, now: number, random = Math.random): Failure {
+  const message = error instanceof Error ? error.message : String(error);
+  const outage = error instanceof CiviError && (error.kind === 'transport' || error.kind === 'auth');
+  const transient = error instanceof CiviError && error.kind === 'api' && error.retryable;
+  const attempts = attemptsSoFar + 1;
+  if (!outage && !(transient && attempts < policy.maxAttempts)) return { error: message };
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempts - 1, 30));
+  // Full jitter on the upper half keeps replicas and groups from retrying in lockstep.
+  return { error: message, retryAt: now + Math.round(ceiling * (0.5 + random() * 0.5)) };
+}
+
+export class Worker {
+  private readonly owner = `worker-${randomUUID()}`;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly memberBatch: number;
+  private readonly backoff: BackoffPolicy;
+  private running = false;
+  private lanes: Promise<void>[] = [];
+  private wakeUp: (() => void) | undefined;
+  private busy = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: WorkerOptions) {
+    this.leaseMs = options.leaseMs ?? 120_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.memberBatch = options.memberBatch ?? 1_000;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.lanes = Array.from({ length: this.options.concurrency }, () => this.lane());
+  }
+
+  /** Lets lanes finish the group in hand, then resolves. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await Promise.all(this.lanes);
+    this.lanes = [];
+  }
+
+  /** New work arrived: idle lanes look now instead of at their next poll. */
+  wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  /** Resolves once no lane has found work due (work in backoff does not count). */
+  async idle(): Promise<void> {
+    this.wake();
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async lane(): Promise<void> {
+    const { store, logger } = this.options;
+    while (this.running) {
+      let ogId: number | undefined;
+      try {
+        ogId = await store.claimGroup(this.owner, Date.now(), this.leaseMs);
+      } catch (error) {
+        logger?.error({ err: error }, 'cannot claim work from the store');
+      }
+      if (ogId === undefined) {
+        if (this.busy === 0) this.notifyIdle();
+        await this.sleep();
+        continue;
+      }
+      this.busy++;
+      try {
+        await this.process(ogId);
+      } catch (error) {
+        logger?.error({ err: error, ogId }, 'sync of OG group failed unexpectedly');
+      } finally {
+        this.busy--;
+        await store.releaseGroup(ogId, this.owner).catch(() => undefined);
+      }
+    }
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.pollMs);
+      const previous = this.wakeUp;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        previous?.();
+        done();
+      };
+    });
+  }
+
+  private async process(ogId: number): Promise<void> {
+    const { store } = this.options;
+    const work = await store.loadWork(ogId, Date.now(), this.memberBatch);
+    if (!work) return;
+    const state = await this.syncGroupIfNeeded(work);
+    if (!state || work.members.length === 0) return;
+    const outcomes = await this.syncMembers(work, state);
+    await this.record(ogId, work, outcomes);
+  }
+
+  private async syncGroupIfNeeded(work: GroupWork): Promise<GroupCiviState | undefined> {
+    const { store, reconciler, logger } = this.options;
+    const { group } = work;
+    const previous = group.civi as GroupCiviState | undefined;
+    if (group.syncState === 'clean' && previous) return previous;
+    try {
+      const state = await reconciler.syncGroup(group, previous);
+      await store.groupSynced(group.ogId, group.dirtySeq, state, Date.now());
+      this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
+      if (previous?.memberGroupId !== undefined && previous.memberGroupId !== state.memberGroupId) {
+        // Rows known for the old group say nothing of the new one.
+        await store.forgetMemberStatuses(group.ogId);
+        return undefined;
+      }
+      logger?.debug({ ogId: group.ogId, state }, 'OG group synced');
+      return state;
+    } catch (error) {
+      const failure = failureFor(error, group.attempts, this.backoff, Date.now());
+      logger?.warn({ ogId: group.ogId, error: failure.error, retryAt: failure.retryAt }, 'OG group sync failed');
+      await store.groupFailed(group.ogId, failure);
+      this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
+      return undefined;
+    }
+  }
+
+  private async syncMembers(work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {
+    try {
+      return await this.options.reconciler.syncMembers(work.group, state, work.members, work.users);
+    } catch (error) {
+      // The request as a whole failed: every member in it shares the failure.
+      return work.members.map((m) => ({ uid: m.uid, ok: false as const, error: error instanceof CiviError ? error : String(error) }));
+    }
+  }
+
+  private async record(ogId: number, work: GroupWork, outcomes: MemberOutcome[]): Promise<void> {
+    const { store, logger } = this.options;
+    const byUid = new Map(work.members.map((m) => [m.uid, m]));
+    const synced = outcomes.flatMap((o) =>
+      o.ok ? [{ uid: o.uid, dirtySeq: byUid.get(o.uid)!.dirtySeq, civiMemberStatus: o.member, civiAclStatus: o.acl }] : [],
+    );
+    await store.membersSynced(ogId, synced);
+    const report = this.options.onOutcome;
+    for (const outcome of outcomes) {
+      const member = byUid.get(outcome.uid)!;
+      if (outcome.ok) {
+        if (!report) continue;
+        const wrote = outcome.member !== undefined || outcome.acl !== undefined;
+        const first = member.civiMemberStatus === undefined && member.civiAclStatus === undefined;
+        report({ kind: 'member', ogId, uid: outcome.uid, result: !wrote ? 'unchanged' : first ? 'created' : 'updated' });
+        continue;
+      }
+      const failure =
+        typeof outcome.error === 'string'
+          ? { error: outcome.error }
+          : failureFor(outcome.error, member.attempts, this.backoff, Date.now());
+      if (failure.retryAt === undefined) logger?.warn({ ogId, uid: outcome.uid, error: failure.error }, 'membership is dead');
+      await store.memberFailed(ogId, outcome.uid, failure);
+      report?.({ kind: 'member', ogId, uid: outcome.uid, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
+    }
+  }
+}
