@@ -5,11 +5,9 @@ export type OnGroupDelete = 'disable' | 'delete' | 'keep';
 export type CiviAuthMode = 'legacy' | 'authx';
 
 export interface WebhookSecret {
-  /** Key bytes for HMAC. */
+  /** HMAC key bytes: base64-decoded for a `whsec_…` Standard Webhooks secret, else the text itself. */
   key: Buffer;
-  /** `whsec_…` secrets are Standard Webhooks secrets; others are plain shared secrets. */
-  standard: boolean;
-  /** The secret as configured, for the Standard Webhooks library. */
+  /** The secret as configured: Drupal's webhooks module signs with this very string. */
   raw: string;
 }
 
@@ -135,13 +133,14 @@ function webhookSecrets(env: Env): WebhookSecret[] {
   const values = list(env, 'WEBHOOK_SECRETS', []);
   if (values.length === 0) throw new ConfigError('WEBHOOK_SECRETS', 'is required but not set');
   return values.map((raw, index) => {
-    if (!raw.startsWith('whsec_')) return { key: Buffer.from(raw, 'utf8'), standard: false, raw };
+    if (!raw.startsWith('whsec_')) return { key: Buffer.from(raw, 'utf8'), raw };
     const base64 = raw.slice('whsec_'.length);
     const key = Buffer.from(base64, 'base64');
-    if (key.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    // Padded base64 only: Standard Webhooks libraries on the sending side refuse anything else.
+    if (key.length === 0 || base64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
       throw new ConfigError('WEBHOOK_SECRETS', `secret #${index + 1} starts with whsec_ but is not valid base64`);
     }
-    return { key, standard: true, raw };
+    return { key, raw };
   });
 }
 

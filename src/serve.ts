@@ -56,7 +56,12 @@ export async function serve(): Promise<void> {
     await store.close();
   });
 
-  await fastify.listen({ port: config.port, host: config.host });
+  try {
+    await fastify.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    process.stderr.write(`og-civicrm-sync: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
   sync.worker.start();
   void sync.announce();

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CiviClient, CiviError, type CiviClientOptions } from '../src/civicrm/client.js';
+import { startEmulator } from './civicrm-emulator/index.js';
 
 const API_KEY = 'apikey-0123456789abcdef';
 const SITE_KEY = 'sitekey-fedcba9876543210';
@@ -428,5 +429,44 @@ describe('version', () => {
     await civiError(c.version());
     civi.reply = (req) => ({ body: civi.dispatch(req) });
     expect(await c.version()).toBe('5.75.1');
+  });
+});
+
+describe('against the CiviCRM emulator', () => {
+  it('speaks to both endpoints in both auth modes', async () => {
+    const emu = await startEmulator();
+    const keys = { apiKey: emu.apiKey, siteKey: emu.siteKey };
+    const authx = new CiviClient({ url: emu.restUrl, auth: 'authx', ...keys });
+    const legacy = new CiviClient({ url: emu.legacyUrl, auth: 'legacy', ...keys });
+    try {
+      for (let i = 1; i <= 30; i++) emu.db.addGroup({ title: `Smoke ${i}`, name: `smoke_${i}`, source: 'smoke' });
+
+      expect(await authx.version()).toBe(emu.version);
+      const created = await authx.call('Group', 'create', { title: 'Chess Club', name: 'chess_club', source: 'smoke' });
+      expect(created.id).toBe(emu.db.groupByName('chess_club')?.id);
+      expect(await legacy.getAll('Group', { source: 'smoke' }, 10)).toHaveLength(31);
+
+      emu.resetLog();
+      const [found, clash] = await authx.batch([
+        ['Group', 'get', { name: 'chess_club' }],
+        ['Group', 'create', { title: 'chess club', name: 'other_name' }],
+      ]);
+      expect(emu.requests).toBe(1);
+      expect(found).toMatchObject({ count: 1, id: created.id });
+      expect(clash).toBeInstanceOf(CiviError);
+      expect(clash).toMatchObject({ retryable: false, kind: 'api' });
+
+      emu.faults.failNext(1, 'is_error');
+      expect(await civiError(legacy.call('Group', 'create', { title: 'x' }))).toMatchObject({ retryable: true });
+      emu.faults.failNext(1, 'html');
+      expect(await civiError(authx.call('Group', 'create', { title: 'x' }))).toMatchObject({ retryable: true });
+
+      const stranger = new CiviClient({ url: emu.restUrl, auth: 'authx', apiKey: 'wrong', siteKey: emu.siteKey });
+      clients.push(stranger);
+      expect(await civiError(stranger.call('Group', 'get'))).toMatchObject({ retryable: false, kind: 'auth' });
+    } finally {
+      await Promise.all([authx.close(), legacy.close()]);
+      await emu.close();
+    }
   });
 });

@@ -186,7 +186,7 @@ function toId(value: unknown): number | undefined {
 function requireId(entity: Fields, field: string, key: string): number {
   const value = prop(entity, field, key);
   const id = toId(value);
-  if (id === undefined) throw new Malformed(`${field}[0].${key} must be a positive integer, got ${JSON.stringify(value) ?? 'nothing'}`);
+  if (id === undefined) throw new Malformed(`${field}[0].${key} must be a positive integer, got ${shown(value)}`);
   return id;
 }
 
@@ -205,8 +205,20 @@ function timestamp(entity: Fields, field: string): number | undefined {
   const ms = typeof value === 'number' || (typeof value === 'string' && /^[0-9]+$/.test(value))
     ? Number(value) * 1000
     : typeof value === 'string' ? Date.parse(value) : NaN;
-  if (!Number.isFinite(ms) || ms <= 0) throw new Malformed(`${field}[0].value is not a time: ${JSON.stringify(value)}`);
+  if (!Number.isFinite(ms) || ms <= 0) throw new Malformed(`${field}[0].value is not a time: ${shown(value)}`);
   return ms;
+}
+
+/**
+ * A received value for an error detail: scalars as JSON, cut short; containers by kind only,
+ * since serializing a hostile one (10,000 levels deep) would overflow the stack.
+ */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function withTime(change: OgChange, occurredAt: number | undefined): DrupalTranslation {

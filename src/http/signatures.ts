@@ -2,21 +2,27 @@
 // X-Hub-Signature-256 for Drupal's webhooks module. Every configured secret is tried,
 // so a secret can be rotated without dropping deliveries.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { WebhookSecret } from '../config.js';
 
 export type Verdict = { ok: true } | { ok: false; detail: string };
 
 type Headers = Record<string, string | string[] | undefined>;
 
-function standardWebhook(secret: WebhookSecret): Webhook {
-  // Plain secrets are used as raw key bytes; whsec_ secrets are base64 after the prefix.
-  return secret.standard ? new Webhook(secret.raw) : new Webhook(secret.key, { format: 'raw' });
+const TOLERANCE_SECONDS = 5 * 60;
+
+/** `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">`, over the exact bytes of the body. */
+function standardSignature(key: Buffer, id: string, timestamp: string, body: string | Buffer): string {
+  const hmac = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body);
+  return `v1,${hmac.digest('base64')}`;
 }
 
-/** Verifies Standard Webhooks headers over the raw body, tolerating 5 minutes of clock skew either way. */
+/**
+ * Verifies Standard Webhooks headers over the raw body, tolerating 5 minutes of clock skew either way.
+ * The HMAC covers the bytes received, not a decoding of them: a body that is not valid UTF-8 still
+ * verifies when correctly signed, and is then refused as what it is.
+ */
 export function nativeVerifier(secrets: WebhookSecret[]): (headers: Headers, rawBody: Buffer) => Verdict {
-  const webhooks = secrets.map(standardWebhook);
+  const keys = secrets.map((s) => s.key);
   return (headers, rawBody) => {
     const wanted = {
       'webhook-id': single(headers['webhook-id']),
@@ -25,21 +31,21 @@ export function nativeVerifier(secrets: WebhookSecret[]): (headers: Headers, raw
     };
     const missing = Object.entries(wanted).filter(([, v]) => !v).map(([k]) => k);
     if (missing.length > 0) return { ok: false, detail: `missing header ${missing.join(', ')}` };
-    if (!/^\d{1,12}$/.test(wanted['webhook-timestamp']!)) {
-      return { ok: false, detail: 'webhook-timestamp must be Unix seconds' };
+    const id = wanted['webhook-id']!;
+    const timestamp = wanted['webhook-timestamp']!;
+    if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, detail: 'webhook-timestamp must be Unix seconds' };
+    const skew = Number(timestamp) - Math.floor(Date.now() / 1000);
+    if (skew < -TOLERANCE_SECONDS) return { ok: false, detail: 'message timestamp too old (more than 5 minutes off)' };
+    if (skew > TOLERANCE_SECONDS) return { ok: false, detail: 'message timestamp too new (more than 5 minutes off)' };
+
+    const given = wanted['webhook-signature']!.split(' ').filter((s) => s.startsWith('v1,')).map((s) => Buffer.from(s));
+    let ok = false;
+    // Every key and signature is compared, so timing does not tell which one matched.
+    for (const key of keys) {
+      const expected = Buffer.from(standardSignature(key, id, timestamp, rawBody));
+      for (const signature of given) ok = (signature.length === expected.length && timingSafeEqual(signature, expected)) || ok;
     }
-    let detail = 'no signature matches';
-    for (const webhook of webhooks) {
-      try {
-        webhook.verify(rawBody, wanted as Record<string, string>, { jsonParse: false });
-        return { ok: true };
-      } catch (error) {
-        if (!(error instanceof WebhookVerificationError)) throw error;
-        // A stale or future timestamp fails for every secret alike; say so rather than "no match".
-        if (/timestamp/i.test(error.message)) detail = `${error.message.toLowerCase()} (more than 5 minutes off)`;
-      }
-    }
-    return { ok: false, detail };
+    return ok ? { ok: true } : { ok: false, detail: 'no signature matches' };
   };
 }
 
@@ -59,9 +65,9 @@ export function hubVerifier(secrets: WebhookSecret[]): (header: string | undefin
 }
 
 /** Headers that sign a native event body (used by the CLI's `send` and by tests). */
-export function signNative(secret: WebhookSecret, id: string, body: string, nowSeconds = Math.floor(Date.now() / 1000)) {
-  const signature = standardWebhook(secret).sign(id, new Date(nowSeconds * 1000), body);
-  return { 'webhook-id': id, 'webhook-timestamp': String(nowSeconds), 'webhook-signature': signature };
+export function signNative(secret: WebhookSecret, id: string, body: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000)) {
+  const timestamp = String(nowSeconds);
+  return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': standardSignature(secret.key, id, timestamp, body) };
 }
 
 /** The `X-Hub-Signature-256` value for a body. */

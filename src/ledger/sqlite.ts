@@ -293,7 +293,7 @@ export class SqliteStore implements Store {
   async groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void> {
     this.db
       .prepare(
-        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ?, attempts = 0, next_attempt_at = 0, last_error = NULL,
+        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = max(synced_seq, ?), attempts = 0, next_attempt_at = 0, last_error = NULL,
            sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
          WHERE og_id = ?`,
       )
@@ -303,16 +303,16 @@ export class SqliteStore implements Store {
   async groupFailed(ogId: number, failure: Failure): Promise<void> {
     this.db
       .prepare(
-        `UPDATE og_groups SET attempts = attempts + 1, last_error = ?,
-           sync_state = ?, next_attempt_at = ? WHERE og_id = ?`,
+        `UPDATE og_groups SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+         WHERE og_id = ? AND (? IS NULL OR dirty_seq = ?)`,
       )
-      .run(failure.error, failure.retryAt === undefined ? 'dead' : 'dirty', failure.retryAt ?? 0, ogId);
+      .run(failure.error, failureState(failure), failure.retryAt ?? 0, ogId, failure.dirtySeq ?? null, failure.dirtySeq ?? null);
   }
 
   async membersSynced(ogId: number, synced: MemberSynced[]): Promise<void> {
     const update = this.db.prepare(
       `UPDATE og_members SET civi_member_status = coalesce(?, civi_member_status), civi_acl_status = coalesce(?, civi_acl_status),
-         synced_seq = ?, attempts = 0, next_attempt_at = 0, last_error = NULL,
+         synced_seq = max(synced_seq, ?), attempts = 0, next_attempt_at = 0, last_error = NULL,
          sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
        WHERE og_id = ? AND uid = ?`,
     );
@@ -327,9 +327,9 @@ export class SqliteStore implements Store {
     this.db
       .prepare(
         `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
-         WHERE og_id = ? AND uid = ?`,
+         WHERE og_id = ? AND uid = ? AND (? IS NULL OR dirty_seq = ?)`,
       )
-      .run(failure.error, failure.retryAt === undefined ? 'dead' : 'dirty', failure.retryAt ?? 0, ogId, uid);
+      .run(failure.error, failureState(failure), failure.retryAt ?? 0, ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null);
   }
 
   async forgetMemberStatuses(ogId: number): Promise<void> {
@@ -430,6 +430,8 @@ function prepare(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepare>;
+
+const failureState = (failure: Failure): SyncState => (failure.retryAt === undefined ? 'dead' : 'dirty');
 
 const RESET_SYNC = `sync_state = 'dirty', attempts = 0, next_attempt_at = 0, last_error = NULL`;
 

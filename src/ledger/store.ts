@@ -79,6 +79,11 @@ export interface Failure {
   error: string;
   /** When to try again; absent means the item is dead. */
   retryAt?: number;
+  /**
+   * The change the failed attempt worked on. When a newer change arrived meanwhile, the
+   * failure is not recorded: the newer change gets its own fresh attempts.
+   */
+  dirtySeq?: number;
 }
 
 export interface MemberSynced {

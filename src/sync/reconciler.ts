@@ -46,6 +46,8 @@ export type MemberOutcome =
 
 export interface ReconcilerOptions {
   civi: CiviClient;
+  /** CiviCRM's version (cached by the client); it decides the ACL object_table. */
+  version?: () => Promise<string>;
   onGroupDelete: OnGroupDelete;
   createMissingContacts: boolean;
   logger?: Logger;
@@ -72,7 +74,7 @@ export class Reconciler {
     options: { dryRun?: boolean; onWrite?: (description: string) => void } = {},
   ): Promise<GroupCiviState> {
     const { civi, onGroupDelete } = this.options;
-    const objectTable = objectTableFor(await civi.version());
+    const objectTable = objectTableFor(await (this.options.version ?? (() => civi.version()))());
     const desired = { ogId: group.ogId, title: group.title, description: group.description, deleted: group.deleted };
     const hint = { roleValue: previous?.roleValue, aclGroupId: previous?.aclGroupId };
     let observed: Observation = {};

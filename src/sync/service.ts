@@ -44,8 +44,10 @@ export function createSync(
       }
     },
   });
+  const readVersion = async () => (health.version = await client.version());
   const reconciler = new Reconciler({
     civi: client,
+    version: readVersion,
     onGroupDelete: config.onGroupDelete,
     createMissingContacts: config.createMissingContacts,
     logger,
@@ -69,7 +71,7 @@ export function createSync(
     control,
     async announce() {
       try {
-        health.version = await client.version();
+        await readVersion();
         logger?.info({ civicrmVersion: health.version }, 'CiviCRM answered');
       } catch (error) {
         logger?.warn({ error: (error as Error).message }, 'CiviCRM did not answer yet; syncing will retry');

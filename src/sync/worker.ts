@@ -176,7 +176,7 @@ export class Worker {
       logger?.debug({ ogId: group.ogId, state }, 'OG group synced');
       return state;
     } catch (error) {
-      const failure = failureFor(error, group.attempts, this.backoff, Date.now());
+      const failure = { ...failureFor(error, group.attempts, this.backoff, Date.now()), dirtySeq: group.dirtySeq };
       logger?.warn({ ogId: group.ogId, error: failure.error, retryAt: failure.retryAt }, 'OG group sync failed');
       await store.groupFailed(group.ogId, failure);
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
@@ -210,10 +210,12 @@ export class Worker {
         report({ kind: 'member', ogId, uid: outcome.uid, result: !wrote ? 'unchanged' : first ? 'created' : 'updated' });
         continue;
       }
-      const failure =
-        typeof outcome.error === 'string'
+      const failure = {
+        ...(typeof outcome.error === 'string'
           ? { error: outcome.error }
-          : failureFor(outcome.error, member.attempts, this.backoff, Date.now());
+          : failureFor(outcome.error, member.attempts, this.backoff, Date.now())),
+        dirtySeq: member.dirtySeq,
+      };
       if (failure.retryAt === undefined) logger?.warn({ ogId, uid: outcome.uid, error: failure.error }, 'membership is dead');
       await store.memberFailed(ogId, outcome.uid, failure);
       report?.({ kind: 'member', ogId, uid: outcome.uid, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });

@@ -1,16 +1,19 @@
 // Test fixtures: a configured app over a real SQLite file, and signed requests.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OgEvent } from '../../src/events/model.js';
-import { signHub, signNative } from '../../src/http/signatures.js';
 import { SqliteStore } from '../../src/ledger/sqlite.js';
 import { createMetrics } from '../../src/metrics.js';
 
 export const SECRET = 'whsec_' + Buffer.from('a test secret of thirty-two bytes').toString('base64');
 export const PLAIN_SECRET = 'plain-shared-secret';
+/** Well-formed secrets of both kinds that the test configuration does not hold. */
+export const UNKNOWN_SECRET = 'whsec_' + Buffer.from('a secret this service does not know').toString('base64');
+export const UNKNOWN_PLAIN_SECRET = 'not-the-shared-secret';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
@@ -47,6 +50,8 @@ export async function openTempStore() {
   };
 }
 
+export type TestApp = Awaited<ReturnType<typeof testApp>>;
+
 export async function testApp(options: { config?: Config; deps?: Partial<AppDeps> } = {}) {
   const temp = await openTempStore();
   const metrics = createMetrics();
@@ -72,18 +77,24 @@ export function nativeBody(type: string, data: unknown, timestamp = new Date().t
   return { type, timestamp, data };
 }
 
-/** Headers and payload of a correctly signed native delivery. */
-export function signedNative(body: unknown, opts: { id?: string; secret?: string; at?: number } = {}) {
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+/**
+ * Headers and payload of a correctly signed native delivery. The signature is computed here, from
+ * the Standard Webhooks spec (HMAC-SHA256 over "<id>.<timestamp>.<raw bytes>"), not by the code under
+ * test. A string or Buffer body is sent as is; anything else as JSON.
+ */
+export function signedNative<B>(body: B, opts: { id?: string; secret?: string; at?: number } = {}) {
+  const payload = rawPayload(body);
   const id = opts.id ?? uniqueId();
-  const secret = opts.secret ?? SECRET;
-  const headers = signNative(secretOf(secret), id, payload, opts.at);
+  const timestamp = String(opts.at ?? Math.floor(Date.now() / 1000));
+  const key = secretOf(opts.secret ?? SECRET).key;
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(payload).digest('base64');
+  const headers = { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
   return { id, payload, headers: { ...headers, 'content-type': 'application/json' } };
 }
 
-/** Headers and payload of a correctly signed Drupal webhooks delivery. */
-export function signedDrupal(event: string, body: unknown, opts: { delivery?: string; secret?: string } = {}) {
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+/** Headers and payload of a Drupal webhooks delivery signed `sha256=<hex HMAC of the raw body>` with a shared secret. */
+export function signedDrupal<B>(event: string, body: B, opts: { delivery?: string; secret?: string } = {}) {
+  const payload = rawPayload(body);
   const delivery = opts.delivery ?? uniqueId('dlv');
   return {
     delivery,
@@ -92,9 +103,23 @@ export function signedDrupal(event: string, body: unknown, opts: { delivery?: st
       'content-type': 'application/json',
       'x-drupal-event': event,
       'x-drupal-delivery': delivery,
-      'x-hub-signature-256': signHub(secretOf(opts.secret ?? PLAIN_SECRET), payload),
+      'x-hub-signature-256': `sha256=${createHmac('sha256', opts.secret ?? PLAIN_SECRET).update(payload).digest('hex')}`,
     },
   };
+}
+
+/** A Buffer is sent as is (and stays a Buffer); a string as is; anything else as JSON. */
+function rawPayload<B>(body: B): B extends Buffer ? Buffer : string {
+  const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  return payload as B extends Buffer ? Buffer : string;
+}
+
+/** A Drupal webhooks delivery; fields are loosely typed so tests can reshape them. */
+export type DrupalDelivery = { event: string; user?: Record<string, any>; entity: Record<string, any> };
+
+/** A delivery of Drupal's webhooks module from test/fixtures/drupal (a fresh copy each call). */
+export function drupalFixture(name: string): DrupalDelivery {
+  return JSON.parse(readFileSync(new URL(`../fixtures/drupal/${name}.json`, import.meta.url), 'utf8'));
 }
 
 function secretOf(raw: string) {

@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, loadDatabaseConfig, loadWebhookSecrets } from '../src/config.js';
+
+// The four required variables and nothing else.
+const REQUIRED = {
+  CIVICRM_URL: 'https://crm.example.org/civicrm/ajax/rest',
+  CIVICRM_API_KEY: 'the-api-key',
+  CIVICRM_SITE_KEY: 'the-site-key',
+  WEBHOOK_SECRETS: 'a-plain-secret',
+};
+
+const env = (overrides: Record<string, string | undefined> = {}) => ({ ...REQUIRED, ...overrides });
+
+/** The ConfigError loading `environment` throws; fails the test when none is thrown. */
+function configError(environment: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(environment);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(environment)}`);
+}
+
+function expectRejected(variable: string, value: string) {
+  const error = configError(env({ [variable]: value }));
+  expect(error.variable).toBe(variable);
+  expect(error.message).toContain(variable);
+  // One line: start-up prints it as it is.
+  expect(error.message).not.toContain('\n');
+}
+
+describe('defaults', () => {
+  it('are those of the contract when only the required variables are set', () => {
+    expect(loadConfig(env())).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      civicrm: {
+        url: 'https://crm.example.org/civicrm/ajax/rest',
+        apiKey: 'the-api-key',
+        siteKey: 'the-site-key',
+        auth: 'legacy',
+      },
+      webhookSecrets: [{ key: Buffer.from('a-plain-secret'), standard: false, raw: 'a-plain-secret' }],
+      database: { kind: 'sqlite', path: './data/og-sync.sqlite' },
+      adminToken: undefined,
+      ogGroupBundles: ['group'],
+      onGroupDelete: 'disable',
+      createMissingContacts: true,
+      syncConcurrency: 4,
+      logLevel: 'info',
+    });
+  });
+
+  it('treats empty and blank values as unset', () => {
+    const config = loadConfig(
+      env({ PORT: '', HOST: '  ', ADMIN_TOKEN: '', LOG_LEVEL: ' ', DATABASE_URL: '', OG_GROUP_BUNDLES: '', CIVICRM_AUTH: '' }),
+    );
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.adminToken).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+    expect(config.database).toEqual({ kind: 'sqlite', path: './data/og-sync.sqlite' });
+    expect(config.ogGroupBundles).toEqual(['group']);
+    expect(config.civicrm.auth).toBe('legacy');
+  });
+
+  it('reads every variable when set', () => {
+    const config = loadConfig(
+      env({
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        CIVICRM_URL: 'http://crm.local/sites/all/modules/civicrm/extern/rest.php',
+        CIVICRM_AUTH: 'authx',
+        DATABASE_URL: 'sqlite:/var/lib/og-sync/store.sqlite',
+        ADMIN_TOKEN: 'admin-token',
+        OG_GROUP_BUNDLES: 'club',
+        ON_GROUP_DELETE: 'keep',
+        CREATE_MISSING_CONTACTS: 'false',
+        SYNC_CONCURRENCY: '16',
+        LOG_LEVEL: 'debug',
+      }),
+    );
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      civicrm: { url: 'http://crm.local/sites/all/modules/civicrm/extern/rest.php', auth: 'authx' },
+      database: { kind: 'sqlite', path: '/var/lib/og-sync/store.sqlite' },
+      adminToken: 'admin-token',
+      ogGroupBundles: ['club'],
+      onGroupDelete: 'keep',
+      createMissingContacts: false,
+      syncConcurrency: 16,
+      logLevel: 'debug',
+    });
+  });
+});
+
+describe('required variables', () => {
+  for (const variable of Object.keys(REQUIRED)) {
+    it(`${variable} missing stops with an error naming it`, () => {
+      const error = configError(env({ [variable]: undefined }));
+      expect(error.variable).toBe(variable);
+      expect(error.message).toMatch(new RegExp(`^${variable}\\b`));
+    });
+
+    it(`${variable} blank counts as missing`, () => {
+      expect(configError(env({ [variable]: '   ' })).variable).toBe(variable);
+    });
+  }
+
+  it('names the first missing variable when several are missing', () => {
+    expect(configError({}).variable).toBe('CIVICRM_URL');
+  });
+});
+
+describe('malformed values', () => {
+  const cases: Array<[string, string]> = [
+    ['PORT', 'http'],
+    ['PORT', '-1'],
+    ['PORT', '65536'],
+    ['PORT', '80.5'],
+    ['PORT', '3000abc'],
+    ['PORT', '0x50'],
+    ['SYNC_CONCURRENCY', '0'],
+    ['SYNC_CONCURRENCY', 'four'],
+    ['SYNC_CONCURRENCY', '-2'],
+    ['SYNC_CONCURRENCY', '1.5'],
+    ['SYNC_CONCURRENCY', '100000'],
+    ['CIVICRM_AUTH', 'basic'],
+    ['CIVICRM_AUTH', 'bearer'],
+    ['ON_GROUP_DELETE', 'archive'],
+    ['ON_GROUP_DELETE', 'disabled'],
+    ['CREATE_MISSING_CONTACTS', 'maybe'],
+    ['CREATE_MISSING_CONTACTS', '2'],
+    ['LOG_LEVEL', 'verbose'],
+    ['LOG_LEVEL', 'warning'],
+    ['DATABASE_URL', 'mysql://db/og'],
+    ['DATABASE_URL', './data/og.sqlite'],
+    ['DATABASE_URL', 'sqlite:'],
+    ['CIVICRM_URL', 'not a url'],
+    ['CIVICRM_URL', 'crm.example.org/civicrm/ajax/rest'],
+    ['CIVICRM_URL', 'ftp://crm.example.org/civicrm/ajax/rest'],
+    ['WEBHOOK_SECRETS', 'whsec_!!!not-base64!!!'],
+    ['WEBHOOK_SECRETS', 'whsec_'],
+    ['WEBHOOK_SECRETS', 'plain-one whsec_%%%'],
+    // Standard Webhooks decodes the key strictly: unpadded or mis-padded base64 is refused by
+    // the library at start-up, so the configuration must refuse it first, with one line.
+    ['WEBHOOK_SECRETS', 'whsec_abc'],
+    ['WEBHOOK_SECRETS', 'whsec_YW=Jj'],
+    ['WEBHOOK_SECRETS', ' , '],
+    ['OG_GROUP_BUNDLES', ' , ,'],
+  ];
+  for (const [variable, value] of cases) {
+    it(`${variable}=${JSON.stringify(value)} is refused, naming ${variable}`, () => expectRejected(variable, value));
+  }
+
+  it('says which secret is broken without printing it', () => {
+    const error = configError(env({ WEBHOOK_SECRETS: 'fine-one,whsec_!!!' }));
+    expect(error.message).toContain('#2');
+    expect(error.message).not.toContain('fine-one');
+  });
+});
+
+describe('accepted spellings', () => {
+  it('takes PORT at both ends of its range', () => {
+    expect(loadConfig(env({ PORT: '1' })).port).toBe(1);
+    expect(loadConfig(env({ PORT: '65535' })).port).toBe(65535);
+  });
+
+  it('takes SYNC_CONCURRENCY from 1', () => {
+    expect(loadConfig(env({ SYNC_CONCURRENCY: '1' })).syncConcurrency).toBe(1);
+  });
+
+  it('reads booleans in the usual spellings, any case', () => {
+    for (const value of ['true', 'TRUE', '1', 'yes', 'on']) {
+      expect(loadConfig(env({ CREATE_MISSING_CONTACTS: value })).createMissingContacts).toBe(true);
+    }
+    for (const value of ['false', 'False', '0', 'no', 'off']) {
+      expect(loadConfig(env({ CREATE_MISSING_CONTACTS: value })).createMissingContacts).toBe(false);
+    }
+  });
+
+  it('reads enumerations case-insensitively', () => {
+    const config = loadConfig(env({ CIVICRM_AUTH: 'AuthX', ON_GROUP_DELETE: 'DELETE', LOG_LEVEL: 'Warn' }));
+    expect(config.civicrm.auth).toBe('authx');
+    expect(config.onGroupDelete).toBe('delete');
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it('takes every ON_GROUP_DELETE mode and every pino level', () => {
+    for (const mode of ['disable', 'delete', 'keep']) expect(loadConfig(env({ ON_GROUP_DELETE: mode })).onGroupDelete).toBe(mode);
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
+      expect(loadConfig(env({ LOG_LEVEL: level })).logLevel).toBe(level);
+    }
+  });
+
+  it('reads sqlite: URLs with relative and absolute paths, and postgres URLs', () => {
+    const db = (value: string) => loadConfig(env({ DATABASE_URL: value })).database;
+    expect(db('sqlite:./data/og.sqlite')).toEqual({ kind: 'sqlite', path: './data/og.sqlite' });
+    expect(db('sqlite:og.sqlite')).toEqual({ kind: 'sqlite', path: 'og.sqlite' });
+    expect(db('sqlite:/srv/og.sqlite')).toEqual({ kind: 'sqlite', path: '/srv/og.sqlite' });
+    expect(db('sqlite:///srv/og.sqlite')).toEqual({ kind: 'sqlite', path: '/srv/og.sqlite' });
+    expect(db('postgres://og:pw@db.example.org:5432/og')).toEqual({ kind: 'postgres', url: 'postgres://og:pw@db.example.org:5432/og' });
+    expect(db('postgresql://db/og')).toEqual({ kind: 'postgres', url: 'postgresql://db/og' });
+  });
+
+  it('keeps CIVICRM_URL as given, http or https', () => {
+    expect(loadConfig(env({ CIVICRM_URL: 'http://127.0.0.1:8080/civicrm/ajax/rest' })).civicrm.url).toBe(
+      'http://127.0.0.1:8080/civicrm/ajax/rest',
+    );
+  });
+});
+
+describe('WEBHOOK_SECRETS', () => {
+  const standardKey = Buffer.from('a standard webhooks key of 32 b!');
+  const whsec = `whsec_${standardKey.toString('base64')}`;
+
+  it('splits on spaces and commas, in any mix, keeping the order', () => {
+    const secrets = loadConfig(env({ WEBHOOK_SECRETS: ` one,two  three ,\tfour,,five ` })).webhookSecrets;
+    expect(secrets.map((s) => s.raw)).toEqual(['one', 'two', 'three', 'four', 'five']);
+  });
+
+  it('uses a plain secret as its raw UTF-8 bytes', () => {
+    const [secret] = loadConfig(env({ WEBHOOK_SECRETS: 'pässwörd' })).webhookSecrets;
+    expect(secret).toEqual({ key: Buffer.from('pässwörd', 'utf8'), standard: false, raw: 'pässwörd' });
+  });
+
+  it('decodes a whsec_ secret as base64 after the prefix', () => {
+    const [secret] = loadConfig(env({ WEBHOOK_SECRETS: whsec })).webhookSecrets;
+    expect(secret).toEqual({ key: standardKey, raw: whsec });
+  });
+
+  it('mixes standard and plain secrets for rotation', () => {
+    const secrets = loadConfig(env({ WEBHOOK_SECRETS: `${whsec}, legacy-secret` })).webhookSecrets;
+    expect(secrets.map((s) => [s.raw, s.key])).toEqual([
+      [whsec, standardKey],
+      ['legacy-secret', Buffer.from('legacy-secret')],
+    ]);
+  });
+
+  it('is what loadWebhookSecrets reads for `send`, without the CiviCRM variables', () => {
+    expect(loadWebhookSecrets({ WEBHOOK_SECRETS: 'a b' }).map((s) => s.raw)).toEqual(['a', 'b']);
+    expect(() => loadWebhookSecrets({})).toThrow(ConfigError);
+  });
+});
+
+describe('OG_GROUP_BUNDLES', () => {
+  it('is a list split on spaces and commas', () => {
+    expect(loadConfig(env({ OG_GROUP_BUNDLES: 'group, club  community,team' })).ogGroupBundles).toEqual([
+      'group',
+      'club',
+      'community',
+      'team',
+    ]);
+  });
+});
+
+describe('loadDatabaseConfig', () => {
+  it('needs only DATABASE_URL, with the same default', () => {
+    expect(loadDatabaseConfig({})).toEqual({ kind: 'sqlite', path: './data/og-sync.sqlite' });
+    expect(loadDatabaseConfig({ DATABASE_URL: 'sqlite:/tmp/x.sqlite' })).toEqual({ kind: 'sqlite', path: '/tmp/x.sqlite' });
+    expect(() => loadDatabaseConfig({ DATABASE_URL: 'redis://x' })).toThrow(/DATABASE_URL/);
+  });
+});

@@ -1,0 +1,301 @@
+// POST /webhooks/drupal with deliveries as Drupal's webhooks module posts them (test/fixtures/drupal).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BODY_LIMIT } from '../src/http/webhooks.js';
+import {
+  drupalFixture,
+  SECRET,
+  signedDrupal,
+  testApp,
+  testConfig,
+  uniqueId,
+  UNKNOWN_PLAIN_SECRET,
+  UNKNOWN_SECRET,
+  type DrupalDelivery,
+  type TestApp,
+} from './support/app.js';
+import { expectAnswer, expectNothingStored, expectProblem, postDrupal, type DrupalOptions } from './support/http.js';
+
+let app: TestApp;
+beforeEach(async () => {
+  app = await testApp();
+});
+afterEach(async () => {
+  await app.close();
+});
+
+/** Posts a delivery with its own `event` as X-Drupal-Event. */
+const post = (delivery: DrupalDelivery, opts: DrupalOptions = {}) => postDrupal(app, delivery.event, delivery, opts);
+
+async function deliver(delivery: DrupalDelivery, opts: DrupalOptions = {}): Promise<string> {
+  return expectAnswer(await post(delivery, opts), 'accepted', opts.delivery).id;
+}
+
+/** The membership create fixture, dated long before anything else so later changes win. */
+function oldMembershipCreate(): DrupalDelivery {
+  const delivery = drupalFixture('og-membership-create');
+  delivery.entity.created = [{ value: '2020-01-01T00:00:00+00:00' }];
+  return delivery;
+}
+
+describe('group nodes', () => {
+  it('a group node create is stored as og.group.created with title, text description and owner', async () => {
+    const id = await deliver(drupalFixture('node-group-create'), { delivery: 'dlv-create' });
+    expect(id).toBe('dlv-create');
+    expect(await app.store.listEvents({ limit: 10 })).toEqual([
+      expect.objectContaining({ id: 'dlv-create', source: 'drupal', type: 'og.group.created', occurred_at: '2026-11-24T10:00:00.000Z' }),
+    ]);
+    expect(await app.store.group(42)).toMatchObject({
+      title: 'Chess Club',
+      description: 'We meet every Tuesday at 7 pm.\nBeginners & experts welcome — bring a board!',
+      deleted: false,
+    });
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: true })]);
+    expect(await app.store.user(7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
+  });
+
+  it('a group node update from an older Drupal (string ids, Unix seconds) renames the group', async () => {
+    await deliver(drupalFixture('node-group-update-legacy'));
+    expect(await app.store.listEvents({ limit: 10 })).toEqual([expect.objectContaining({ type: 'og.group.updated' })]);
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess & Go Club', description: 'Chess and Go.' });
+    // The acting user (uid 1) is not the owner (uid 7): the owner is known by id only.
+    expect(await app.store.user(7)).toEqual({ id: 7 });
+  });
+
+  it("an update whose node changed before the one applied is recorded without effect (ordering by 'changed')", async () => {
+    await deliver(drupalFixture('node-group-create')); // changed 2026-11-24
+    await deliver(drupalFixture('node-group-update-legacy')); // changed 2024-11-24
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
+    expect(await app.store.listEvents({ limit: 10 })).toHaveLength(2);
+  });
+
+  it('a group node delete marks the group deleted and keeps its title', async () => {
+    await deliver(drupalFixture('node-group-create'));
+    await deliver(drupalFixture('node-group-delete'));
+    expect(await app.store.listEvents({ limit: 1 })).toEqual([expect.objectContaining({ type: 'og.group.deleted' })]);
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true });
+  });
+
+  it('a node of another bundle is ignored and nothing is stored', async () => {
+    const res = await post(drupalFixture('node-article-update'), { delivery: 'dlv-article' });
+    expectAnswer(res, 'ignored', 'dlv-article');
+    await expectNothingStored(app);
+  });
+
+  it.each(['entity:user:update', 'entity:taxonomy_term:create', 'entity:node:view', 'system:cron'])(
+    'a delivery of %s is ignored and nothing is stored',
+    async (event) => {
+      const delivery = { ...drupalFixture('node-group-create'), event };
+      expectAnswer(await post(delivery), 'ignored');
+      await expectNothingStored(app);
+    },
+  );
+
+  it("takes the event from the body when X-Drupal-Event is absent", async () => {
+    await deliver(drupalFixture('node-group-create'), { headers: { 'x-drupal-event': undefined } });
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
+  });
+
+  it("refuses an X-Drupal-Event that contradicts the signed body's event", async () => {
+    const delivery = drupalFixture('node-group-create');
+    const res = await postDrupal(app, 'entity:node:delete', delivery);
+    expectProblem(res, 400, /does not match/);
+    await expectNothingStored(app);
+  });
+
+  it('refuses a group node without a title', async () => {
+    const delivery = drupalFixture('node-group-create');
+    delivery.entity.title = [];
+    expectProblem(await post(delivery), 400, /title/);
+    await expectNothingStored(app);
+  });
+
+  it('keeps entity names that happen to be Object.prototype members as written', async () => {
+    const delivery = drupalFixture('node-group-create');
+    delivery.entity.body = [{ value: '<p>&constructor; &toString; &valueOf; &amp;</p>', format: 'basic_html' }];
+    await deliver(delivery);
+    expect(await app.store.group(42)).toMatchObject({ description: '&constructor; &toString; &valueOf; &' });
+  });
+});
+
+describe('OG memberships', () => {
+  it('a membership create records the member, the acting user as its profile, and a placeholder group', async () => {
+    await deliver(drupalFixture('og-membership-create'));
+    expect(await app.store.listEvents({ limit: 10 })).toEqual([
+      expect.objectContaining({ source: 'drupal', type: 'og.membership.created', occurred_at: '2026-11-24T10:05:30.000Z' }),
+    ]);
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'pending', isAdmin: false })]);
+    // The mail is trimmed; an empty last name is left out.
+    expect(await app.store.user(9)).toEqual({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
+    const group = await app.store.group(42);
+    expect(group).toMatchObject({ ogId: 42, deleted: false });
+    expect(group).not.toHaveProperty('title');
+  });
+
+  it('a membership create with the administrator role makes an admin', async () => {
+    const delivery = drupalFixture('og-membership-create');
+    delivery.entity.state = [{ value: 'active' }];
+    delivery.entity.roles = [{ target_id: 'node-group-administrator', target_type: 'og_role' }];
+    await deliver(delivery);
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'active', isAdmin: true })]);
+  });
+
+  it('a membership update that grants the administrator role makes the member an active admin', async () => {
+    await deliver(oldMembershipCreate());
+    await deliver(drupalFixture('og-membership-update-admin'));
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'active', isAdmin: true })]);
+  });
+
+  it('a membership delete leaves the member in state deleted', async () => {
+    await deliver(oldMembershipCreate());
+    await deliver(drupalFixture('og-membership-delete'));
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'deleted', isAdmin: false })]);
+  });
+
+  it('a membership in a group of another bundle is ignored', async () => {
+    const delivery = drupalFixture('og-membership-create');
+    delivery.entity.entity_bundle = [{ value: 'article' }];
+    expectAnswer(await post(delivery), 'ignored');
+    await expectNothingStored(app);
+  });
+
+  it.each<[string, (entity: Record<string, unknown>) => void]>([
+    ['an unknown state', (e) => (e.state = [{ value: 'gone' }])],
+    ['no uid', (e) => delete e.uid],
+    ['entity_id 0', (e) => (e.entity_id = [{ value: '0' }])],
+    ['entity_id "abc"', (e) => (e.entity_id = [{ value: 'abc' }])],
+  ])('refuses a membership with %s', async (_name, spoil) => {
+    const delivery = drupalFixture('og-membership-create');
+    spoil(delivery.entity);
+    expectProblem(await post(delivery), 400);
+    await expectNothingStored(app);
+  });
+});
+
+describe('signature', () => {
+  it('the plain shared secret verifies', async () => {
+    await deliver(drupalFixture('node-group-create'));
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['of the wrong algorithm', `sha1=${'a'.repeat(40)}`],
+    ['not hex', `sha256=${'z'.repeat(64)}`],
+    ['too short', `sha256=${'a'.repeat(63)}`],
+    ['a wrong HMAC', `sha256=${'0'.repeat(64)}`],
+  ])('refuses a delivery whose X-Hub-Signature-256 is %s', async (_name, signature) => {
+    const res = await post(drupalFixture('node-group-create'), { headers: { 'x-hub-signature-256': signature } });
+    expectProblem(res, 401);
+    await expectNothingStored(app);
+  });
+
+  it.each([
+    ['a whsec secret that is not configured', UNKNOWN_SECRET],
+    ['a plain secret that is not configured', UNKNOWN_PLAIN_SECRET],
+  ])('refuses a delivery signed with %s', async (_name, secret) => {
+    expectProblem(await post(drupalFixture('node-group-create'), { secret }), 401);
+    await expectNothingStored(app);
+  });
+
+  it('refuses a body changed after signing', async () => {
+    const signedFor = drupalFixture('node-group-create');
+    const sent = drupalFixture('node-group-create');
+    sent.entity.title = [{ value: 'Hijacked' }];
+    const res = await app.fastify.inject({
+      method: 'POST',
+      url: '/webhooks/drupal',
+      headers: signedDrupal(signedFor.event, signedFor).headers,
+      payload: JSON.stringify(sent),
+    });
+    expectProblem(res, 401);
+    await expectNothingStored(app);
+  });
+
+  it('the configured whsec secret, used as a shared secret, verifies as well', async () => {
+    await deliver(drupalFixture('node-group-create'), { secret: SECRET });
+  });
+});
+
+describe('X-Drupal-Delivery', () => {
+  it('a second delivery with the same id is a duplicate and changes nothing', async () => {
+    const delivery = uniqueId('dlv');
+    await deliver(drupalFixture('node-group-create'), { delivery });
+    const renamed = drupalFixture('node-group-create');
+    renamed.entity.title = [{ value: 'Renamed' }];
+    renamed.entity.changed = [{ value: '2026-11-25T00:00:00+00:00' }];
+    expectAnswer(await post(renamed, { delivery }), 'duplicate', delivery);
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
+    expect(await app.store.listEvents({ limit: 10 })).toHaveLength(1);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+  ])('refuses a delivery whose X-Drupal-Delivery is %s', async (_name, value) => {
+    const res = await post(drupalFixture('node-group-create'), { headers: { 'x-drupal-delivery': value } });
+    expectProblem(res, 400, /X-Drupal-Delivery/);
+    await expectNothingStored(app);
+  });
+});
+
+describe('other refusals', () => {
+  it.each(['{"event":', '', 'null', '[]', '"entity:node:create"'])('refuses the signed body %j with 400', async (body) => {
+    expectProblem(await postDrupal(app, 'entity:node:create', body), 400);
+    await expectNothingStored(app);
+  });
+
+  it('refuses a signed body over 1 MiB with 413', async () => {
+    const delivery = drupalFixture('node-group-create');
+    delivery.entity.field_padding = [{ value: 'x'.repeat(BODY_LIMIT) }];
+    expectProblem(await post(delivery), 413);
+    await expectNothingStored(app);
+  });
+
+  it('refuses a signed text/plain body with 415', async () => {
+    const res = await post(drupalFixture('node-group-create'), { headers: { 'content-type': 'text/plain' } });
+    expectProblem(res, 415);
+    await expectNothingStored(app);
+  });
+});
+
+describe('OG_GROUP_BUNDLES', () => {
+  const clubNode = () => {
+    const delivery = drupalFixture('node-group-create');
+    delivery.entity.type = [{ target_id: 'club', target_type: 'node_type' }];
+    delivery.entity.nid = [{ value: 43 }];
+    delivery.entity.title = [{ value: 'Go Club' }];
+    return delivery;
+  };
+
+  it('with the default (group), a node of bundle club is ignored', async () => {
+    expectAnswer(await post(clubNode()), 'ignored');
+    await expectNothingStored(app);
+  });
+
+  describe('with group,club', () => {
+    beforeEach(async () => {
+      await app.close();
+      app = await testApp({ config: testConfig({ OG_GROUP_BUNDLES: 'group,club' }) });
+    });
+
+    it('nodes of either bundle are groups', async () => {
+      await deliver(drupalFixture('node-group-create'));
+      await deliver(clubNode());
+      expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
+      expect(await app.store.group(43)).toMatchObject({ title: 'Go Club' });
+    });
+
+    it('a node of a third bundle is still ignored', async () => {
+      expectAnswer(await post(drupalFixture('node-article-update')), 'ignored');
+      await expectNothingStored(app);
+    });
+
+    it('memberships of a club are synced', async () => {
+      const delivery = drupalFixture('og-membership-create');
+      delivery.entity.entity_bundle = [{ value: 'club' }];
+      delivery.entity.entity_id = [{ value: '43' }];
+      await deliver(delivery);
+      expect(await app.store.members(43)).toEqual([expect.objectContaining({ uid: 9, state: 'pending' })]);
+    });
+  });
+});
