@@ -6,7 +6,7 @@ import type { OgEvent } from './events/model.js';
 import { adminRoutes, type SyncControl } from './http/admin.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
-import { installProblemHandlers } from './http/problems.js';
+import { HttpProblem, installProblemHandlers } from './http/problems.js';
 import { BODY_LIMIT, webhookRoutes } from './http/webhooks.js';
 import type { Store } from './ledger/store.js';
 import type { Metrics } from './metrics.js';
@@ -37,11 +37,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const fastify = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Answered below as a problem document with Retry-After instead.
+    return503OnClosing: false,
   });
   const intake = new Intake({ store, metrics, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
 
   installProblemHandlers(fastify);
+  // While closing, requests already in flight finish; new ones on kept-alive connections are turned away.
+  let closing = false;
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+  fastify.addHook('onRequest', async () => {
+    if (closing) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({
       method: request.method,

@@ -99,7 +99,6 @@ const commands: Record<string, Command> = {
     const dryRun = values['dry-run'] ?? false;
     return withSync(async (store, sync, tally) => {
       const ids = values.group ? [Number(values.group)] : await store.groupIds();
-      if (!dryRun) await sync.worker.stop();
       for (const ogId of ids) {
         const report = await reconcileGroup(store, sync.reconciler, ogId, dryRun);
         if (report === undefined) return usage(`OG group ${ogId} is not known to the service`);
@@ -114,7 +113,7 @@ const commands: Record<string, Command> = {
       await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
       for (const line of tally.lines()) console.log(line);
       return tally.deadCount > 0 ? 1 : 0;
-    });
+    }, { startWorker: false });
   },
   help: async () => {
     console.log(HELP);
@@ -122,15 +121,21 @@ const commands: Record<string, Command> = {
   },
 };
 
-/** Runs a command with the store and an in-process sync whose outcomes are tallied. */
-async function withSync(run: (store: Store, sync: SyncService, tally: OutcomeTally) => Promise<number>): Promise<number> {
+/**
+ * Runs a command with the store and an in-process sync whose outcomes are tallied; the
+ * worker runs unless `startWorker` is false (a dry run must not sync what waits in the store).
+ */
+async function withSync(
+  run: (store: Store, sync: SyncService, tally: OutcomeTally) => Promise<number>,
+  { startWorker = true } = {},
+): Promise<number> {
   const config = configOrExit(loadConfig);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
   const store = await openStore(config.database);
   await store.migrate();
   const tally = new OutcomeTally();
   const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });
-  sync.worker.start();
+  if (startWorker) sync.worker.start();
   try {
     return await run(store, sync, tally);
   } finally {

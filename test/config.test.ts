@@ -41,7 +41,7 @@ describe('defaults', () => {
         siteKey: 'the-site-key',
         auth: 'legacy',
       },
-      webhookSecrets: [{ key: Buffer.from('a-plain-secret'), standard: false, raw: 'a-plain-secret' }],
+      webhookSecrets: [{ key: Buffer.from('a-plain-secret'), raw: 'a-plain-secret' }],
       database: { kind: 'sqlite', path: './data/og-sync.sqlite' },
       adminToken: undefined,
       ogGroupBundles: ['group'],
@@ -223,7 +223,7 @@ describe('WEBHOOK_SECRETS', () => {
 
   it('uses a plain secret as its raw UTF-8 bytes', () => {
     const [secret] = loadConfig(env({ WEBHOOK_SECRETS: 'pässwörd' })).webhookSecrets;
-    expect(secret).toEqual({ key: Buffer.from('pässwörd', 'utf8'), standard: false, raw: 'pässwörd' });
+    expect(secret).toEqual({ key: Buffer.from('pässwörd', 'utf8'), raw: 'pässwörd' });
   });
 
   it('decodes a whsec_ secret as base64 after the prefix', () => {

@@ -92,16 +92,20 @@ class FakeCivi {
     if (op.kind === 'read') return this.get(entity, op.params);
     this.writes.push(op);
     if (op.action === 'delete') return this.delete(entity, op.params);
-    return op.params.id === undefined ? [structuredClone(this.create(entity, op.params))] : this.update(entity, op.params);
+    // An empty id (undefined, or the 0 that sidesteps the AclRole alias) creates.
+    return !op.params.id ? [structuredClone(this.create(entity, op.params))] : this.update(entity, op.params);
   }
 
   private matches(entity: Entity, row: Row, params: Row): boolean {
     return Object.entries(params).every(([field, want]) => {
       if (!FIELDS[entity].includes(field)) return true;
       if (want !== null && typeof want === 'object' && !Array.isArray(want)) {
-        const entries = Object.entries(want);
-        if (entries.length !== 1 || entries[0]![0] !== 'IN') throw new Error(`fake CiviCRM: operator ${JSON.stringify(want)}`);
-        return (entries[0]![1] as unknown[]).some((w) => same(row[field], w));
+        const [entry, ...more] = Object.entries(want);
+        if (!entry || more.length > 0) throw new Error(`fake CiviCRM: operator ${JSON.stringify(want)}`);
+        const [operator, operand] = entry;
+        if (operator === 'IN') return (operand as unknown[]).some((w) => same(row[field], w));
+        if (operator === '>') return Number(row[field]) > Number(operand);
+        throw new Error(`fake CiviCRM: operator ${operator}`);
       }
       return same(row[field], want);
     });
@@ -117,7 +121,7 @@ class FakeCivi {
 
   private create(entity: Entity, params: Row): Row {
     const row: Row = { ...DEFAULTS[entity], ...this.known(entity, params) };
-    row.id = String(params.id ?? this.nextId[entity]++);
+    row.id = String(params.id || this.nextId[entity]++);
     if (entity === 'Group') {
       if (row.title === undefined) throw new CiviFailure('Mandatory key(s) missing from params array: title');
       // CiviCRM derives a name from the title when none is sent; the service must always send one.
@@ -229,7 +233,7 @@ function sync(civi: FakeCivi, want: DesiredGroup, s: PlanSettings = settings(), 
 const writesOf = (run: SyncRun) => run.rounds.flat().filter((op) => op.kind === 'write');
 const readsOnly = (run: SyncRun) => run.rounds.every((round) => round.every((op) => op.kind === 'read'));
 const describeOps = (ops: Operation[]) =>
-  ops.map((op) => (op.kind === 'read' ? `read ${op.target}` : `${op.action} ${op.target}${op.params.id === undefined ? '' : ` ${String(op.params.id)}`}`));
+  ops.map((op) => (op.kind === 'read' ? `read ${op.target}` : `${op.action} ${op.target}${!op.params.id ? '' : ` ${String(op.params.id)}`}`));
 
 /** Everything of OG `ogId` in the fake, found by source, role description and links. */
 function ours(civi: FakeCivi, ogId = OG) {
@@ -1081,7 +1085,7 @@ describe('the hint', () => {
     const ops = planGroup(desired(), {}, settings(), { roleValue: 3, aclGroupId: 101 });
     expect(ops.every((op) => op.kind === 'read')).toBe(true);
     expect(ops.slice(3)).toEqual([
-      { kind: 'read', target: 'roleEntityRoles', entity: 'AclRole', params: { acl_role_id: 3, options: { limit: 0 } }, key: 3 },
+      { kind: 'read', target: 'roleEntityRoles', entity: 'AclRole', params: { id: { '>': 0 }, acl_role_id: 3, options: { limit: 0 } }, key: 3 },
       {
         kind: 'read',
         target: 'acls',

@@ -265,6 +265,13 @@ export class SqliteStore implements Store {
     return taken.changes === 1;
   }
 
+  async renewLease(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const renewed = this.db
+      .prepare('UPDATE og_groups SET lease_until = ? WHERE og_id = ? AND lease_owner = ?')
+      .run(now + leaseMs, ogId, owner);
+    return renewed.changes === 1;
+  }
+
   async setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
     const update = this.db.prepare('UPDATE og_members SET civi_member_status = ?, civi_acl_status = ? WHERE og_id = ? AND uid = ?');
     this.db.transaction(() => {

@@ -126,6 +126,8 @@ export interface Store {
   saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void>;
   /** Leases one given group, for work outside the worker (an audit); false while someone holds it. */
   leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  /** Extends a lease its owner still holds; false when it was lost. */
+  renewLease(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
   releaseGroup(ogId: number, owner: string): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
   setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;

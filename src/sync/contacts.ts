@@ -48,7 +48,16 @@ export async function resolveContacts(
     }
   }
   if (options.createMissing) {
-    for (const [uid, result] of await createContacts(civi, missing.filter((u) => u.email))) results.set(uid, result);
+    const created = await createContacts(civi, missing.filter((u) => u.email));
+    // Another lane or replica may have linked the same user since the lookup (a user in several
+    // groups synced at once): its UFMatch makes our chained UFMatch.create fail, which rolls our
+    // new contact back. That link is the user's contact, not a reason for the membership to die.
+    const refused = [...created].flatMap(([uid, result]) => ('error' in result ? [uid] : []));
+    const linked = refused.length > 0 ? await byUfMatch(civi, refused) : new Map<number, number>();
+    for (const [uid, result] of created) {
+      const contactId = linked.get(uid);
+      results.set(uid, contactId === undefined ? result : { contactId });
+    }
   }
   return results;
 }

@@ -38,7 +38,8 @@ function foldRead(observed: Observation, op: Operation & { kind: 'read' }, rows:
 }
 
 function foldWrite(observed: Observation, op: Operation & { kind: 'write' }, rows: Row[]): Observation {
-  const id = Number(op.params.id ?? rows[0]?.id);
+  // `id: 0` on a create only sidesteps an alias (see plan.ts): the new id is in the answer.
+  const id = Number(op.params.id || rows[0]?.id);
   if (op.action === 'delete') return removeId(observed, op.target, id);
   // A create answers with the saved record; an update may answer with only what changed.
   const answer: Row = { ...op.params, ...(rows[0] ?? {}), id };

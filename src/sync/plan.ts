@@ -83,6 +83,14 @@ const ENTITY: Record<Target, string> = {
 
 const ALL = { options: { limit: 0 } };
 
+/**
+ * API v3 takes `<entity>_id` as an alias of `id` when no `id` is given; for AclRole that
+ * swallows the real `acl_role_id` column (a create silently "updates" nothing, a get filters
+ * by id). Giving an `id` that selects everything, or nothing to update, keeps the column.
+ */
+const AVOID_ID_ALIAS_GET = { id: { '>': 0 } };
+const AVOID_ID_ALIAS_CREATE = { id: 0 };
+
 /** The group's ids in CiviCRM as far as the observation tells. */
 export interface Resolved {
   memberGroup?: CiviGroup;
@@ -141,7 +149,7 @@ function plannedReads(desired: DesiredGroup, observed: Observation, hint: PlanHi
   const aclGroupId = known ? known.aclGroup?.id : hint.aclGroupId;
   const stale = (keyed: Keyed<unknown> | undefined, key: number) => keyed?.key !== key || keyed.unverified;
   if (roleValue !== undefined && stale(observed.roleEntityRoles, roleValue)) {
-    reads.push({ ...read('roleEntityRoles', 'AclRole', { acl_role_id: roleValue }), key: roleValue });
+    reads.push({ ...read('roleEntityRoles', 'AclRole', { ...AVOID_ID_ALIAS_GET, acl_role_id: roleValue }), key: roleValue });
   }
   if (roleValue !== undefined && stale(observed.acls, roleValue)) {
     reads.push({ ...read('acls', 'Acl', { entity_table: 'civicrm_acl_role', entity_id: roleValue }), key: roleValue });
@@ -263,6 +271,7 @@ function aclChainWrites(
     if (!keep) {
       writes.push(
         write('entityRole', 'create', {
+          ...AVOID_ID_ALIAS_CREATE,
           acl_role_id: role.value,
           entity_table: 'civicrm_group',
           entity_id: aclGroup.id,

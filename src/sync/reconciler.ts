@@ -264,8 +264,8 @@ function groupContactCall(groupId: number, contactIds: number[], status: GroupCo
 
 function describeWrite(op: Operation & { kind: 'write' }): string {
   const { id, ...rest } = op.params;
-  const what = id === undefined ? op.action : op.action === 'delete' ? 'delete' : 'update';
-  return `${what} ${op.entity}${id === undefined ? '' : ` ${String(id)}`}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`;
+  const what = !id ? op.action : op.action === 'delete' ? 'delete' : 'update';
+  return `${what} ${op.entity}${!id ? '' : ` ${String(id)}`}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`;
 }
 
 function status(value: string | undefined): GroupContactStatus | undefined {

@@ -11,6 +11,8 @@ import { reconcileGroup } from './audit.js';
 import { Reconciler } from './reconciler.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
+const VERSION_TTL_MS = 10 * 60_000;
+
 export type SyncConfig = Pick<Config, 'civicrm' | 'onGroupDelete' | 'createMissingContacts' | 'syncConcurrency'>;
 
 export interface SyncService {
@@ -44,7 +46,16 @@ export function createSync(
       }
     },
   });
-  const readVersion = async () => (health.version = await client.version());
+  // Re-read now and then: an upgrade across 5.64 changes the ACL object_table.
+  let versionReadAt = 0;
+  const readVersion = async () => {
+    if (Date.now() - versionReadAt > VERSION_TTL_MS) {
+      client.forgetVersion();
+      versionReadAt = Date.now();
+    }
+    health.version = await client.version();
+    return health.version;
+  };
   const reconciler = new Reconciler({
     civi: client,
     version: readVersion,

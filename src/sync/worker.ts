@@ -11,7 +11,10 @@ export interface WorkerOptions {
   reconciler: Reconciler;
   concurrency: number;
   logger?: Logger;
-  /** How long a lease lasts; a lane that dies lets its group go after this. */
+  /**
+   * How long a lease lasts unless renewed; the group of a process that died is taken up
+   * by another after this. Lanes renew their lease while they work.
+   */
   leaseMs?: number;
   /** How often an idle lane looks for work that other replicas or backoffs made due. */
   pollMs?: number;
@@ -69,7 +72,7 @@ export class Worker {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: WorkerOptions) {
-    this.leaseMs = options.leaseMs ?? 120_000;
+    this.leaseMs = options.leaseMs ?? 15_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.memberBatch = options.memberBatch ?? 1_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -117,11 +120,15 @@ export class Worker {
         continue;
       }
       this.busy++;
+      const heartbeat = setInterval(() => {
+        store.renewLease(ogId, this.owner, Date.now(), this.leaseMs).catch(() => undefined);
+      }, this.leaseMs / 3);
       try {
         await this.process(ogId);
       } catch (error) {
         logger?.error({ err: error, ogId }, 'sync of OG group failed unexpectedly');
       } finally {
+        clearInterval(heartbeat);
         this.busy--;
         await store.releaseGroup(ogId, this.owner).catch(() => undefined);
       }

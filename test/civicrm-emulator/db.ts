@@ -1,0 +1,324 @@
+/**
+ * The emulator's database: the CiviCRM tables the sync touches, their indexes,
+ * and helpers for tests to seed and inspect them synchronously.
+ */
+import { collationKey } from './collation.js';
+import { Journal, Table, type Index, type Row } from './table.js';
+
+export type GroupContactStatus = 'Added' | 'Pending' | 'Removed';
+
+export interface GroupRow extends Row {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string | null;
+  readonly source: string | null;
+  /** Option values of `group_type`: 1 Access Control, 2 Mailing List. */
+  readonly group_type: readonly number[];
+  readonly is_active: boolean;
+  readonly visibility: string;
+  readonly is_hidden: boolean;
+  readonly is_reserved: boolean;
+  readonly created_id: number | null;
+  readonly modified_id: number | null;
+}
+
+export interface GroupContactRow extends Row {
+  readonly group_id: number;
+  readonly contact_id: number;
+  readonly status: GroupContactStatus;
+  /** Date and method of the latest subscription history entry (shown by GroupContact.get per contact). */
+  readonly date: string;
+  readonly method: string;
+}
+
+export interface ContactRow extends Row {
+  readonly contact_type: string;
+  readonly first_name: string | null;
+  readonly last_name: string | null;
+  readonly display_name: string | null;
+  readonly sort_name: string | null;
+  readonly is_deleted: boolean;
+  readonly api_key: string | null;
+}
+
+export interface EmailRow extends Row {
+  readonly contact_id: number;
+  readonly email: string;
+  readonly is_primary: boolean;
+  readonly location_type_id: number;
+}
+
+export interface UFMatchRow extends Row {
+  readonly domain_id: number;
+  readonly uf_id: number;
+  readonly uf_name: string;
+  readonly contact_id: number;
+}
+
+export interface OptionGroupRow extends Row {
+  readonly name: string;
+  readonly title: string;
+}
+
+export interface OptionValueRow extends Row {
+  readonly option_group_id: number;
+  readonly label: string;
+  readonly value: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly weight: number;
+  readonly is_active: boolean;
+  readonly is_default: boolean;
+  readonly is_reserved: boolean;
+  readonly filter: number;
+}
+
+export interface AclRow extends Row {
+  readonly name: string | null;
+  readonly deny: boolean;
+  readonly entity_table: string;
+  readonly entity_id: number | null;
+  readonly operation: string;
+  readonly object_table: string;
+  readonly object_id: number | null;
+  readonly is_active: boolean;
+  /** Only exists from CiviCRM 5.64 on; the API hides it for older versions. */
+  readonly priority: number;
+}
+
+export interface AclEntityRoleRow extends Row {
+  readonly acl_role_id: number;
+  readonly entity_table: string;
+  readonly entity_id: number;
+  readonly is_active: boolean;
+}
+
+export interface NewContact {
+  email?: string;
+  first_name?: string;
+  last_name?: string;
+  is_deleted?: boolean;
+  contact_type?: string;
+  api_key?: string;
+}
+
+export interface NewGroup {
+  title: string;
+  name?: string;
+  source?: string;
+  description?: string;
+  group_type?: readonly number[];
+  is_active?: boolean;
+  visibility?: string;
+}
+
+/** The single CiviCRM domain the emulator models. */
+export const DOMAIN_ID = 1;
+
+/** A MySQL DATETIME for "now", as CiviCRM stores dates. */
+export function sqlNow(): string {
+  return new Date().toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** display_name and sort_name as CiviCRM builds them for an Individual. */
+export function contactNames(first: string | null, last: string | null, email: string | null): {
+  display_name: string | null;
+  sort_name: string | null;
+} {
+  const display = [first, last].filter((p) => p).join(' ');
+  const sort = [last, first].filter((p) => p).join(', ');
+  return { display_name: display || email, sort_name: sort || email };
+}
+
+export class EmulatorDb {
+  readonly journal = new Journal();
+
+  readonly groups = new Table<GroupRow>(this.journal);
+  readonly groupContacts = new Table<GroupContactRow>(this.journal);
+  readonly contacts = new Table<ContactRow>(this.journal);
+  readonly emails = new Table<EmailRow>(this.journal);
+  readonly ufMatches = new Table<UFMatchRow>(this.journal);
+  readonly optionGroups = new Table<OptionGroupRow>(this.journal);
+  readonly optionValues = new Table<OptionValueRow>(this.journal);
+  readonly acls = new Table<AclRow>(this.journal);
+  readonly aclEntityRoles = new Table<AclEntityRoleRow>(this.journal);
+
+  /** Lookups the API uses; keys of text columns are collation keys. */
+  readonly by: {
+    readonly groupName: Index<GroupRow>;
+    readonly groupTitle: Index<GroupRow>;
+    readonly groupSource: Index<GroupRow>;
+    /** `${group_id}:${contact_id}` — one row per pair, as the UNIQUE key demands. */
+    readonly membership: Index<GroupContactRow>;
+    readonly groupMembers: Index<GroupContactRow>;
+    readonly contactMemberships: Index<GroupContactRow>;
+    readonly emailAddress: Index<EmailRow>;
+    readonly contactEmails: Index<EmailRow>;
+    readonly contactApiKey: Index<ContactRow>;
+    readonly ufId: Index<UFMatchRow>;
+    readonly ufName: Index<UFMatchRow>;
+    readonly ufContact: Index<UFMatchRow>;
+    readonly optionGroupName: Index<OptionGroupRow>;
+    readonly optionGroupValues: Index<OptionValueRow>;
+    /** `${entity_table}:${entity_id}` */
+    readonly aclEntityRoleTarget: Index<AclEntityRoleRow>;
+  };
+
+  constructor() {
+    const text = (v: string | null): string[] => (v === null ? [] : [collationKey(v)]);
+    this.by = {
+      groupName: this.groups.index((g) => text(g.name)),
+      groupTitle: this.groups.index((g) => text(g.title)),
+      groupSource: this.groups.index((g) => text(g.source)),
+      membership: this.groupContacts.index((gc) => [`${gc.group_id}:${gc.contact_id}`]),
+      groupMembers: this.groupContacts.index((gc) => [String(gc.group_id)]),
+      contactMemberships: this.groupContacts.index((gc) => [String(gc.contact_id)]),
+      emailAddress: this.emails.index((e) => text(e.email)),
+      contactEmails: this.emails.index((e) => [String(e.contact_id)]),
+      contactApiKey: this.contacts.index((c) => (c.api_key === null ? [] : [c.api_key])),
+      ufId: this.ufMatches.index((u) => [`${u.domain_id}:${u.uf_id}`]),
+      ufName: this.ufMatches.index((u) => [`${u.domain_id}:${collationKey(u.uf_name)}`]),
+      ufContact: this.ufMatches.index((u) => [`${u.domain_id}:${u.contact_id}`]),
+      optionGroupName: this.optionGroups.index((og) => text(og.name)),
+      optionGroupValues: this.optionValues.index((ov) => [String(ov.option_group_id)]),
+      aclEntityRoleTarget: this.aclEntityRoles.index((r) => [`${r.entity_table}:${r.entity_id}`]),
+    };
+    this.seedStockData();
+  }
+
+  // ---- seeding ---------------------------------------------------------------
+
+  addContact(contact: NewContact = {}): number {
+    const first = contact.first_name ?? null;
+    const last = contact.last_name ?? null;
+    const email = contact.email ?? null;
+    const row = this.contacts.insert({
+      contact_type: contact.contact_type ?? 'Individual',
+      first_name: first,
+      last_name: last,
+      ...contactNames(first, last, email),
+      is_deleted: contact.is_deleted ?? false,
+      api_key: contact.api_key ?? null,
+    });
+    if (email !== null) this.addEmail(row.id, email);
+    return row.id;
+  }
+
+  /** Adds an email; the contact's first one becomes primary. */
+  addEmail(contactId: number, email: string): number {
+    const isFirst = this.by.contactEmails.get(String(contactId)).length === 0;
+    return this.emails.insert({ contact_id: contactId, email, is_primary: isFirst, location_type_id: 1 }).id;
+  }
+
+  addUFMatch(ufId: number, contactId: number, ufName: string): number {
+    return this.ufMatches.insert({ domain_id: DOMAIN_ID, uf_id: ufId, uf_name: ufName, contact_id: contactId }).id;
+  }
+
+  addGroup(group: NewGroup): number {
+    const id = this.groups.peekNextId();
+    return this.groups.insert({
+      id,
+      name: group.name ?? `group_${id}`,
+      title: group.title,
+      description: group.description ?? null,
+      source: group.source ?? null,
+      group_type: group.group_type ?? [],
+      is_active: group.is_active ?? true,
+      visibility: group.visibility ?? 'User and User Admin Only',
+      is_hidden: false,
+      is_reserved: false,
+      created_id: null,
+      modified_id: null,
+    }).id;
+  }
+
+  /** Puts a contact into a group with the given status, replacing any row for the pair. */
+  addGroupContact(groupId: number, contactId: number, status: GroupContactStatus = 'Added'): number {
+    const old = this.membership(groupId, contactId);
+    if (old) this.groupContacts.delete(old.id);
+    return this.groupContacts.insert({ group_id: groupId, contact_id: contactId, status, date: sqlNow(), method: 'Admin' }).id;
+  }
+
+  // ---- inspection ------------------------------------------------------------
+
+  groupByName(name: string): GroupRow | undefined {
+    return this.by.groupName.first(collationKey(name));
+  }
+
+  groupsBySource(source: string): GroupRow[] {
+    return this.by.groupSource.get(collationKey(source));
+  }
+
+  /** The group with this source; throws when several share it (a client bug worth seeing). */
+  groupBySource(source: string): GroupRow | undefined {
+    const found = this.groupsBySource(source);
+    if (found.length > 1) throw new Error(`${found.length} groups have source ${source}`);
+    return found[0];
+  }
+
+  membership(groupId: number, contactId: number): GroupContactRow | undefined {
+    return this.by.membership.first(`${groupId}:${contactId}`);
+  }
+
+  groupContactStatus(groupId: number, contactId: number): GroupContactStatus | undefined {
+    return this.membership(groupId, contactId)?.status;
+  }
+
+  /** Contact ids with this status in the group, ascending. */
+  members(groupId: number, status: GroupContactStatus = 'Added'): number[] {
+    return this.by.groupMembers
+      .get(String(groupId))
+      .filter((gc) => gc.status === status)
+      .map((gc) => gc.contact_id)
+      .sort((a, b) => a - b);
+  }
+
+  primaryEmail(contactId: number): EmailRow | undefined {
+    return this.by.contactEmails.get(String(contactId)).find((e) => e.is_primary);
+  }
+
+  /** Contacts (deleted ones included) whose primary email matches, as MySQL would compare it. */
+  contactsByEmail(email: string): ContactRow[] {
+    return this.by.emailAddress
+      .get(collationKey(email))
+      .filter((e) => e.is_primary)
+      .map((e) => this.contacts.get(e.contact_id)!);
+  }
+
+  ufMatchByUfId(ufId: number): UFMatchRow | undefined {
+    return this.by.ufId.first(`${DOMAIN_ID}:${ufId}`);
+  }
+
+  optionGroupId(name: string): number | undefined {
+    return this.by.optionGroupName.first(collationKey(name))?.id;
+  }
+
+  /** Option values of a named option group, e.g. `optionValuesOf('acl_role')`. */
+  optionValuesOf(groupName: string): OptionValueRow[] {
+    const groupId = this.optionGroupId(groupName);
+    return groupId === undefined ? [] : this.by.optionGroupValues.get(String(groupId));
+  }
+
+  /** What a fresh CiviCRM install has that the sync can run into. */
+  private seedStockData(): void {
+    const aclRole = this.optionGroups.insert({ id: 43, name: 'acl_role', title: 'ACL Role' });
+    const roles = [
+      { label: 'Administrator', value: '1' },
+      { label: 'Authenticated', value: '2' },
+    ];
+    roles.forEach((role, i) =>
+      this.optionValues.insert({
+        option_group_id: aclRole.id,
+        label: role.label,
+        value: role.value,
+        name: role.label,
+        description: null,
+        weight: i + 1,
+        is_active: true,
+        is_default: false,
+        is_reserved: false,
+        filter: 0,
+      }),
+    );
+  }
+}

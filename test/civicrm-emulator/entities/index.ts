@@ -1,0 +1,20 @@
+import type { EntityDef } from '../kernel.js';
+import { aclEntity, aclRoleEntity } from './acl.js';
+import { contactEntity } from './contact.js';
+import { groupEntity } from './group.js';
+import { groupContactEntity } from './groupContact.js';
+import { optionValueEntity } from './optionValue.js';
+import { systemEntity } from './system.js';
+import { ufMatchEntity } from './ufMatch.js';
+
+/** Every entity the emulator serves (API v3 has no ACLEntityRole: that name is API4's). */
+export const ENTITIES: readonly EntityDef[] = [
+  groupEntity,
+  groupContactEntity,
+  contactEntity,
+  ufMatchEntity,
+  optionValueEntity,
+  aclEntity,
+  aclRoleEntity,
+  systemEntity,
+];

@@ -1,0 +1,136 @@
+// What CiviCRM and the process can do to the sync, and that nothing accepted is lost.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
+import { ADMIN_TOKEN, drupalFixture, nativeBody, signedNative, testEnv } from './support/app.js';
+import { contactOf, ogGroups, statusesOf } from './support/civicrm-view.js';
+import { startService, type Service } from './support/process.js';
+import { startRig, type Rig } from './support/sync.js';
+import { waitFor } from './support/wait.js';
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+const member = (uid: number, email = `u${uid}@example.org`) => ({
+  group_id: 42,
+  user: { id: uid, email },
+  state: 'active',
+  is_admin: false,
+});
+
+describe('with the rig', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  it('waits out a CiviCRM outage and loses nothing, without hammering it', async () => {
+    rig = await startRig();
+    rig.emulator.faults.failFor(1_500, 'http500');
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    for (const uid of [7, 8, 9]) await rig.send('og.membership.created', member(uid), at(1));
+    const { body } = await waitFor(async () => {
+      const status = await rig.admin('GET', '/admin/status');
+      return (status.body.civicrm as { reachable: boolean }).reachable === false && status;
+    }, 'the outage to show in /admin/status');
+    expect(body.dead).toBe(0);
+    await rig.settle('the sync after the outage');
+    for (const uid of [7, 8, 9]) expect(statusesOf(rig.emulator, 42, uid).member).toBe('Added');
+    expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
+    // Backoff, not a busy loop: a handful of attempts per second of outage at most.
+    expect(rig.emulator.calls.filter((c) => c.isError).length).toBeLessThan(100);
+  });
+
+  it('a poison membership is dead with CiviCRM’s reason while its siblings sync; a replay after the fix applies it', async () => {
+    rig = await startRig();
+    rig.emulator.faults.rejectEmail('poison@example.org', 'Invalid email address');
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    await rig.send('og.membership.created', member(7), at(1));
+    const poison = await rig.send('og.membership.created', member(8, 'poison@example.org'), at(1));
+    await rig.send('og.membership.created', member(9), at(1));
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 7).member).toBe('Added');
+    expect(statusesOf(rig.emulator, 42, 9).member).toBe('Added');
+    const dead = (await rig.admin('GET', '/admin/events?status=dead')).body.events as Array<Record<string, unknown>>;
+    expect(dead).toEqual([expect.objectContaining({ id: poison.body.id, status: 'dead', last_error: expect.stringContaining('Invalid email address') })]);
+
+    rig.emulator.faults.clear();
+    const replay = await rig.admin('POST', `/admin/events/${String(poison.body.id)}/replay`);
+    expect(replay).toEqual({ status: 202, body: { id: poison.body.id, status: 'pending' } });
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 8).member).toBe('Added');
+    expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
+  });
+
+  it('applies deliveries of Drupal’s webhooks module end to end', async () => {
+    rig = await startRig();
+    for (const name of ['node-group-create', 'og-membership-create', 'og-membership-update-admin']) {
+      const fixture = drupalFixture(name);
+      const answer = await rig.sendDrupal(fixture.event, fixture);
+      expect(answer.status).toBe(202);
+      await rig.settle();
+    }
+    const article = drupalFixture('node-article-update');
+    expect((await rig.sendDrupal(article.event, article)).body.status).toBe('ignored');
+    const { member: group, acl } = ogGroups(rig.emulator, 42);
+    expect(group!.title).toBe('Chess Club');
+    expect(acl!.title).toBe('Chess Club: Administrator');
+    // The node's author owns the group; user 9 was made an administrator by the update.
+    expect(statusesOf(rig.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
+    expect(statusesOf(rig.emulator, 42, 9)).toEqual({ member: 'Added', acl: 'Added' });
+
+    const deletion = drupalFixture('og-membership-delete');
+    await rig.sendDrupal(deletion.event, deletion);
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 9)).toEqual({ member: 'Removed', acl: 'Removed' });
+  });
+});
+
+describe('a service killed mid-sync', () => {
+  let emulator: CiviEmulator;
+  let service: Service | undefined;
+  let dir: string;
+  afterEach(async () => {
+    service?.child.signal('SIGKILL');
+    await service?.child.exited;
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('picks the work up after a restart: every member lands once', { timeout: 150_000 }, async () => {
+    emulator = await startEmulator();
+    dir = mkdtempSync(join(tmpdir(), 'og-sync-kill-'));
+    const env = testEnv({
+      CIVICRM_URL: emulator.restUrl,
+      CIVICRM_API_KEY: emulator.apiKey,
+      CIVICRM_SITE_KEY: emulator.siteKey,
+      DATABASE_URL: `sqlite:${join(dir, 'store.sqlite')}`,
+    });
+    service = await startService(env);
+    // Slow CiviCRM down so the kill lands while contacts and memberships are being written.
+    emulator.faults.latency(30);
+    const members = Array.from({ length: 300 }, (_, i) => ({ user: { id: 1000 + i, email: `m${i}@example.org` }, state: 'active', is_admin: false }));
+    const { headers, payload } = signedNative(nativeBody('og.group.snapshot', { group: { id: 42, title: 'Chess Club' }, members }, at(0)));
+    const answer = await fetch(`${service.url}/webhooks/og`, { method: 'POST', headers, body: payload });
+    expect(answer.status).toBe(202);
+    await waitFor(() => emulator.calls.some((c) => c.entity === 'Contact' && c.action === 'create'), 'contacts being created');
+    service.child.signal('SIGKILL');
+    await service.child.exited;
+
+    emulator.faults.clear();
+    service = await startService(env);
+    const url = service.url;
+    await waitFor(async () => {
+      const status = (await (await fetch(`${url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
+        work: { groups: { dirty: number }; members: { dirty: number } };
+      };
+      return status.work.groups.dirty === 0 && status.work.members.dirty === 0;
+    }, 'the restarted service to finish (after the lease of the killed process runs out)', { timeoutMs: 90_000 });
+
+    for (const m of members) expect(statusesOf(emulator, 42, m.user.id).member).toBe('Added');
+    const emails = emulator.db.emails.all().map((e) => e.email);
+    expect(new Set(emails).size).toBe(emails.length);
+    expect(emulator.db.groups.all()).toHaveLength(2);
+    expect(contactOf(emulator, 1000)).toBeDefined();
+  });
+});
