@@ -199,7 +199,7 @@ describe('cost in CiviCRM requests', () => {
   });
 
   it('a new group is made in as few requests as its dependencies allow', async () => {
-    await rig.sync.client.version();
+    await rig.sync.announce();
     rig.emulator.resetLog();
     await chessClub();
     await rig.settle();
