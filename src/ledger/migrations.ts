@@ -8,6 +8,14 @@ export interface Migration {
   sql: { sqlite: string; postgres: string };
 }
 
+/** Bookkeeping every ledger item carries for the reconciler. */
+const SYNC_COLUMNS = `sync_state TEXT NOT NULL DEFAULT 'dirty',
+  dirty_seq BIGINT NOT NULL DEFAULT 0,
+  synced_seq BIGINT NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT`;
+
 const ledger = (autoId: string) => `
 CREATE TABLE events (
   seq ${autoId},
@@ -37,12 +45,7 @@ CREATE TABLE og_groups (
   description TEXT,
   deleted INTEGER NOT NULL DEFAULT 0,
   changed_at BIGINT NOT NULL,
-  sync_state TEXT NOT NULL DEFAULT 'dirty',
-  dirty_seq BIGINT NOT NULL DEFAULT 0,
-  synced_seq BIGINT NOT NULL DEFAULT 0,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at BIGINT NOT NULL DEFAULT 0,
-  last_error TEXT,
+  ${SYNC_COLUMNS},
   lease_owner TEXT,
   lease_until BIGINT NOT NULL DEFAULT 0,
   civi TEXT,
@@ -56,12 +59,7 @@ CREATE TABLE og_members (
   state TEXT NOT NULL,
   is_admin INTEGER NOT NULL,
   changed_at BIGINT NOT NULL,
-  sync_state TEXT NOT NULL DEFAULT 'dirty',
-  dirty_seq BIGINT NOT NULL DEFAULT 0,
-  synced_seq BIGINT NOT NULL DEFAULT 0,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at BIGINT NOT NULL DEFAULT 0,
-  last_error TEXT,
+  ${SYNC_COLUMNS},
   civi_member_status TEXT,
   civi_acl_status TEXT,
   PRIMARY KEY (og_id, uid)

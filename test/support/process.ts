@@ -3,12 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { DEADLINE_MS, GiveUp, pollUntil } from './wait.js';
+
+export { DEADLINE_MS, GiveUp, pollUntil };
 
 /** The repository root (where package.json lives). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Deadlines are generous: a test never fails because the machine is slow. */
-export const DEADLINE_MS = 30_000;
 
 /** Configuration variables the service reads; never inherited from the test runner's environment. */
 const CONFIG_VARIABLES = [
@@ -53,34 +53,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(address.port));
     });
   });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Thrown by a pollUntil check to stop waiting at once (other errors are retried). */
-export class GiveUp extends Error {}
-
-/** Calls `check` until it returns a value other than undefined/false, or the deadline passes. */
-export async function pollUntil<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? DEADLINE_MS);
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      if (error instanceof GiveUp) throw error;
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out waiting for ${options.what ?? 'a condition'}${cause}`);
-    }
-    await sleep(options.intervalMs ?? 50);
-  }
 }
 
 export interface Exit {
