@@ -67,9 +67,7 @@ export class Worker {
   private readonly backoff: BackoffPolicy;
   private running = false;
   private lanes: Promise<void>[] = [];
-  private wakeUp: (() => void) | undefined;
-  private busy = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly options: WorkerOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -94,15 +92,7 @@ export class Worker {
 
   /** New work arrived: idle lanes look now instead of at their next poll. */
   wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
-  }
-
-  /** Resolves once no lane has found work due (work in backoff does not count). */
-  async idle(): Promise<void> {
-    this.wake();
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    for (const done of [...this.sleepers]) done();
   }
 
   private async lane(): Promise<void> {
@@ -115,11 +105,9 @@ export class Worker {
         logger?.error({ err: error }, 'cannot claim work from the store');
       }
       if (ogId === undefined) {
-        if (this.busy === 0) this.notifyIdle();
         await this.sleep();
         continue;
       }
-      this.busy++;
       const heartbeat = setInterval(() => {
         store.renewLease(ogId, this.owner, Date.now(), this.leaseMs).catch(() => undefined);
       }, this.leaseMs / 3);
@@ -129,30 +117,21 @@ export class Worker {
         logger?.error({ err: error, ogId }, 'sync of OG group failed unexpectedly');
       } finally {
         clearInterval(heartbeat);
-        this.busy--;
         await store.releaseGroup(ogId, this.owner).catch(() => undefined);
       }
     }
   }
 
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
+  /** Waits for the next poll, or less when woken. */
   private sleep(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.pollMs);
-      const previous = this.wakeUp;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.sleepers.delete(done);
         resolve();
-      }
-      this.wakeUp = () => {
-        previous?.();
-        done();
       };
+      const timer = setTimeout(done, this.pollMs);
+      this.sleepers.add(done);
     });
   }
 
