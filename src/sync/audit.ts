@@ -20,7 +20,9 @@ export interface ReconcileReport {
   withoutContact: number[];
 }
 
-const LEASE_MS = 10 * 60_000;
+// Long enough to read and compare a large group; a process that dies mid-audit frees it after this.
+const LEASE_MS = 2 * 60_000;
+const LEASE_WAIT_MS = 15_000;
 
 /** Audits one group; false when the group is unknown, 'busy' when the worker holds it. */
 export async function reconcileGroup(
@@ -32,7 +34,7 @@ export async function reconcileGroup(
   const group = await store.group(ogId);
   if (!group) return undefined;
   const owner = `reconcile-${randomUUID()}`;
-  if (!(await store.leaseGroup(ogId, owner, Date.now(), LEASE_MS))) return 'busy';
+  if (!(await waitForLease(store, ogId, owner))) return 'busy';
   try {
     const members = await store.members(ogId);
     const users = await store.users(members.map((m) => m.uid));
@@ -48,6 +50,16 @@ export async function reconcileGroup(
   } finally {
     await store.releaseGroup(ogId, owner);
   }
+}
+
+/** A worker holds a group for one batch at a time: wait a little for it to let go. */
+async function waitForLease(store: Store, ogId: number, owner: string): Promise<boolean> {
+  const giveUpAt = Date.now() + LEASE_WAIT_MS;
+  while (!(await store.leaseGroup(ogId, owner, Date.now(), LEASE_MS))) {
+    if (Date.now() > giveUpAt) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
 }
 
 function toReport(report: AuditReport, dryRun: boolean, withoutContact: number[]): ReconcileReport {
