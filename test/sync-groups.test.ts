@@ -165,6 +165,24 @@ describe('groups made by others', () => {
     expectFullChain(r, 'Chess Club');
   });
 
+  it('learns the rows the old module left: a demoted admin leaves its ACL group, contacts OG does not list stay', async () => {
+    const r = await started();
+    const db = r.emulator.db;
+    const member = db.addGroup({ title: 'Chess Club', source: 'OG Sync Group :42:', group_type: [2] });
+    const acl = db.addGroup({ title: 'Chess Club: Administrator', source: 'OG Sync Group ACL :42:', group_type: [1] });
+    const demoted = db.addContact({ email: 'u7@example.org' });
+    db.addUFMatch(7, demoted, 'u7@example.org');
+    const unlisted = db.addContact({ email: 'someone@example.org' });
+    for (const contact of [demoted, unlisted]) {
+      db.addGroupContact(member, contact);
+      db.addGroupContact(acl, contact);
+    }
+    await r.send('og.membership.created', { ...admin(7), is_admin: false }, at(1));
+    await r.settle();
+    expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Removed' });
+    expect([db.groupContactStatus(member, unlisted), db.groupContactStatus(acl, unlisted)]).toEqual(['Added', 'Added']);
+  });
+
   it('never takes over a group found only by title; its own groups get the (OG N) suffix', async () => {
     const r = await started();
     const db = r.emulator.db;

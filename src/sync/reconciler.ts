@@ -30,6 +30,12 @@ export interface GroupCiviState {
   objectTable: ObjectTable;
 }
 
+export interface GroupSync {
+  state: GroupCiviState;
+  /** The groups were already in CiviCRM (made by an older module) when first synced. */
+  adopted: boolean;
+}
+
 export interface AuditReport {
   ogId: number;
   state: GroupCiviState;
@@ -72,25 +78,28 @@ export class Reconciler {
     group: GroupRecord,
     previous?: GroupCiviState,
     options: { dryRun?: boolean; onWrite?: (description: string) => void } = {},
-  ): Promise<GroupCiviState> {
+  ): Promise<GroupSync> {
     const { civi, onGroupDelete } = this.options;
     const objectTable = objectTableFor(await (this.options.version ?? (() => civi.version()))());
     const desired = { ogId: group.ogId, title: group.title, description: group.description, deleted: group.deleted };
     const hint = { roleValue: previous?.roleValue, aclGroupId: previous?.aclGroupId };
     let observed: Observation = {};
+    let adopted = false;
+    const done = () => ({ state: summarize(group.ogId, observed, objectTable), adopted });
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const planned = planGroup(desired, observed, { onGroupDelete, objectTable }, hint);
       const writes = planned.filter((op): op is Operation & { kind: 'write' } => op.kind === 'write');
       for (const op of writes) options.onWrite?.(describeWrite(op));
       // A dry run stops at the first writes: what comes after depends on their answers.
       const ops = options.dryRun && writes.length > 0 ? planned.filter((op) => op.kind === 'read') : planned;
-      if (ops.length === 0) return summarize(group.ogId, observed, objectTable);
+      if (ops.length === 0) return done();
       const answers = await this.run(ops.map((op): ApiCall => [op.entity, op.kind === 'read' ? 'get' : op.action, op.params]));
       answers.forEach((answer, i) => {
         if (answer instanceof CiviError) throw answer;
         observed = fold(observed, ops[i]!, answer.values);
       });
-      if (options.dryRun && writes.length > 0) return summarize(group.ogId, observed, objectTable);
+      if (round === 0) adopted = previous === undefined && resolve(group.ogId, observed).memberGroup !== undefined;
+      if (options.dryRun && writes.length > 0) return done();
     }
     throw new Error(`OG group ${group.ogId}: CiviCRM still differs after ${MAX_ROUNDS} rounds of changes`);
   }
@@ -108,7 +117,23 @@ export class Reconciler {
     dryRun: boolean,
   ): Promise<AuditReport> {
     const groupWrites: string[] = [];
-    const state = await this.syncGroup(group, previous, { dryRun, onWrite: (w) => groupWrites.push(w) });
+    const { state } = await this.syncGroup(group, previous, { dryRun, onWrite: (w) => groupWrites.push(w) });
+    const { actual, audited, observed } = await this.observeMembers(state, members, users);
+    const drift = membershipDrift(audited, actual);
+    if (!dryRun && drift.extra.length > 0) {
+      const calls = drift.extra.map((e): ApiCall =>
+        groupContactCall(e.side === 'member' ? state.memberGroupId! : state.aclGroupId!, [e.contactId], 'Removed'),
+      );
+      for (const answer of await this.run(calls)) if (answer instanceof CiviError) throw answer;
+    }
+    return { ogId: group.ogId, state, groupWrites, drift, observed };
+  }
+
+  /**
+   * The GroupContact rows really in the two groups, and the statuses they give each ledger
+   * member whose contact can be found (none is created).
+   */
+  async observeMembers(state: GroupCiviState, members: MemberRecord[], users: Map<number, UserRecord>) {
     const actual: ActualRows = {
       member: await this.rowsOf(state.memberGroupId),
       acl: await this.rowsOf(state.aclGroupId),
@@ -120,17 +145,12 @@ export class Reconciler {
       const contact = contacts.get(m.uid);
       return { uid: m.uid, state: m.state, isAdmin: m.isAdmin, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
     });
-    const drift = membershipDrift(audited, actual);
     const observed = audited.flatMap((m) =>
-      m.contactId === undefined ? [] : [{ uid: m.uid, contactId: m.contactId, member: actual.member.get(m.contactId), acl: actual.acl.get(m.contactId) }],
+      m.contactId === undefined
+        ? []
+        : [{ uid: m.uid, contactId: m.contactId, member: actual.member.get(m.contactId), acl: actual.acl.get(m.contactId) }],
     );
-    if (!dryRun && drift.extra.length > 0) {
-      const calls = drift.extra.map((e): ApiCall =>
-        groupContactCall(e.side === 'member' ? state.memberGroupId! : state.aclGroupId!, [e.contactId], 'Removed'),
-      );
-      for (const answer of await this.run(calls)) if (answer instanceof CiviError) throw answer;
-    }
-    return { ogId: group.ogId, state, groupWrites, drift, observed };
+    return { actual, audited, observed };
   }
 
   /** Every GroupContact row of a group, whatever its status. */

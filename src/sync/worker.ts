@@ -151,9 +151,11 @@ export class Worker {
     const previous = group.civi as GroupCiviState | undefined;
     if (group.syncState === 'clean' && previous) return previous;
     try {
-      const state = await reconciler.syncGroup(group, previous);
+      const { state, adopted } = await reconciler.syncGroup(group, previous);
+      if (adopted) await this.learnAdoptedRows(group.ogId, state);
       await store.groupSynced(group.ogId, group.dirtySeq, state, Date.now());
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
+      if (adopted) return undefined;
       if (previous?.memberGroupId !== undefined && previous.memberGroupId !== state.memberGroupId) {
         // Rows known for the old group say nothing of the new one.
         await store.forgetMemberStatuses(group.ogId);
@@ -168,6 +170,21 @@ export class Worker {
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
       return undefined;
     }
+  }
+
+  /**
+   * Groups made by an older module hold rows the service never wrote (an admin demoted since
+   * is still in the ACL group). Their real statuses become the known ones, so the members'
+   * sync writes exactly what differs. Contacts OG does not list are left to `reconcile`: until
+   * a snapshot or backfill, the ledger may not know every member.
+   */
+  private async learnAdoptedRows(ogId: number, state: GroupCiviState): Promise<void> {
+    const { store, reconciler } = this.options;
+    const members = await store.members(ogId);
+    const users = await store.users(members.map((m) => m.uid));
+    const { observed } = await reconciler.observeMembers(state, members, users);
+    await store.saveContacts(observed.map((o) => ({ uid: o.uid, contactId: o.contactId })));
+    await store.setKnownStatuses(ogId, observed);
   }
 
   private async syncMembers(work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {
