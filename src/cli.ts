@@ -7,13 +7,12 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig, loadDatabaseConfig, loadWebhookSecrets } from './config.js';
 import { signNative } from './http/signatures.js';
-import { openStore } from './ledger/index.js';
 import type { Store } from './ledger/store.js';
 import { createLogger } from './logger.js';
 import { ingestSnapshots } from './operations/backfill.js';
 import { driveToCompletion, OutcomeTally } from './operations/drive.js';
 import { progressLine } from './operations/progress.js';
-import { configOrExit, serve } from './serve.js';
+import { configOrExit, serve, storeOrExit } from './serve.js';
 import { reconcileGroup, type ReconcileReport } from './sync/audit.js';
 import { createSync, type SyncService } from './sync/service.js';
 import { VERSION } from './version.js';
@@ -52,8 +51,8 @@ const commands: Record<string, Command> = {
     return -1;
   },
   migrate: async () => {
-    const store = await openStore(configOrExit(loadDatabaseConfig));
-    const applied = await store.migrate();
+    let applied: number[] = [];
+    const store = await storeOrExit(configOrExit(loadDatabaseConfig), (versions) => (applied = versions));
     await store.close();
     console.log(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'schema is up to date');
     return 0;
@@ -99,8 +98,17 @@ const commands: Record<string, Command> = {
     const dryRun = values['dry-run'] ?? false;
     return withSync(async (store, sync, tally) => {
       const ids = values.group ? [Number(values.group)] : await store.groupIds();
+      let failed = 0;
       for (const ogId of ids) {
-        const report = await reconcileGroup(store, sync.reconciler, ogId, dryRun);
+        let report: Awaited<ReturnType<typeof reconcileGroup>>;
+        try {
+          report = await reconcileGroup(store, sync.reconciler, ogId, dryRun);
+        } catch (error) {
+          // One group CiviCRM refuses does not stop the others from being checked.
+          failed++;
+          console.error(`OG group ${ogId}: cannot be reconciled: ${(error as Error).message}`);
+          continue;
+        }
         if (report === undefined) return usage(`OG group ${ogId} is not known to the service`);
         if (report === 'busy') {
           console.error(`OG group ${ogId}: being synced by another process; skipped`);
@@ -108,11 +116,11 @@ const commands: Record<string, Command> = {
         }
         printReport(report);
       }
-      if (dryRun) return 0;
+      if (dryRun) return failed > 0 ? 1 : 0;
       sync.worker.start();
       await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
       for (const line of tally.lines()) console.log(line);
-      return tally.deadCount > 0 ? 1 : 0;
+      return tally.deadCount > 0 || failed > 0 ? 1 : 0;
     }, { startWorker: false });
   },
   help: async () => {
@@ -131,14 +139,21 @@ async function withSync(
 ): Promise<number> {
   const config = configOrExit(loadConfig);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
-  const store = await openStore(config.database);
-  await store.migrate();
+  const store = await storeOrExit(config.database);
   const tally = new OutcomeTally();
   const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });
   if (startWorker) sync.worker.start();
+  // Interrupted, the lanes finish the group in hand and give up their leases, so that a
+  // run started again right away need not wait for them to expire.
+  const interrupt = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping after the groups in hand; run the command again to go on`);
+    void sync.close().then(() => store.close()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
     return await run(store, sync, tally);
   } finally {
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
     await sync.close();
     await store.close();
   }

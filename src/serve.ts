@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openStore } from './ledger/index.js';
+import type { Store } from './ledger/store.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSync } from './sync/service.js';
@@ -22,18 +23,25 @@ export function configOrExit<T = Config>(load: () => T = loadConfig as () => T):
   }
 }
 
+/** Opens and migrates the store, or prints one line naming DATABASE_URL and exits non-zero. */
+export async function storeOrExit(database: Config['database'], onMigrated?: (applied: number[]) => void): Promise<Store> {
+  let store: Store | undefined;
+  try {
+    store = await openStore(database);
+    const applied = await store.migrate();
+    if (applied.length > 0) onMigrated?.(applied);
+    return store;
+  } catch (error) {
+    await store?.close().catch(() => undefined);
+    process.stderr.write(`og-civicrm-sync: cannot open the store of DATABASE_URL: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 export async function serve(): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
-  let store;
-  try {
-    store = await openStore(config.database);
-    const applied = await store.migrate();
-    if (applied.length > 0) logger.info({ applied }, 'store schema migrated');
-  } catch (error) {
-    process.stderr.write(`og-civicrm-sync: cannot open the store: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
+  const store = await storeOrExit(config.database, (applied) => logger.info({ applied }, 'store schema migrated'));
   const metrics = createMetrics({ defaultMetrics: true });
   const sync = createSync(config, store, { metrics, logger });
   const { fastify, intake } = await buildApp({

@@ -120,18 +120,18 @@ describe('an API error', () => {
 });
 
 describe('anything else', () => {
-  it('a plain Error is dead at once', () => {
-    expect(failureFor(new Error('OG group 7: CiviCRM still differs'), 0, POLICY, NOW, () => 0.5)).toEqual({
-      error: 'OG group 7: CiviCRM still differs',
-    });
+  it('a plain Error (a store hiccup, an unexpected bug) is retried, and dead after maxAttempts', () => {
+    const error = new Error('OG group 7: CiviCRM still differs');
+    expect(failureFor(error, 0, POLICY, NOW, () => 0.5).retryAt).toBeGreaterThan(NOW);
+    expect(failureFor(error, POLICY.maxAttempts - 1, POLICY, NOW, () => 0.5)).toEqual({ error: 'OG group 7: CiviCRM still differs' });
   });
 
-  it('an Error that merely looks like a CiviError is dead', () => {
+  it('an Error that merely looks like a CiviError is no outage: it dies after maxAttempts', () => {
     const lookalike = Object.assign(new Error('socket hang up'), { kind: 'transport', retryable: true });
-    expect(failureFor(lookalike, 0, POLICY, NOW, () => 0.5).retryAt).toBeUndefined();
+    expect(failureFor(lookalike, POLICY.maxAttempts - 1, POLICY, NOW, () => 0.5).retryAt).toBeUndefined();
   });
 
-  it('a thrown non-Error is dead, its text kept', () => {
-    expect(failureFor('boom', 0, POLICY, NOW, () => 0.5)).toEqual({ error: 'boom' });
+  it('a thrown non-Error keeps its text', () => {
+    expect(failureFor('boom', POLICY.maxAttempts - 1, POLICY, NOW, () => 0.5)).toEqual({ error: 'boom' });
   });
 });

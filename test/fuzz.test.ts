@@ -317,10 +317,9 @@ function drupalBases(): DrupalBase[] {
         [['entity', 'uid', 0, 'target_id'], BAD_DRUPAL_IDS],
         // A state that is not a string is OG's default (active): only wrong strings are invalid.
         [['entity', 'state', 0, 'value'], ['gone', 'deleted', 'Active', ' active', 'active ', 'activ\u0435', '__proto__', 'constructor', 'toString', LONG]],
-        [['entity', 'created', 0, 'value'], BAD_DRUPAL_TIMES],
       ],
       wrapped: [[], ['entity'], ['entity', 'entity_type', 0], ['entity', 'entity_id', 0], ['entity', 'uid', 0]],
-      deep: [['entity'], ['entity', 'entity_type', 0, 'value'], ['entity', 'entity_id', 0, 'value'], ['entity', 'uid', 0, 'target_id'], ['entity', 'created', 0, 'value']],
+      deep: [['entity'], ['entity', 'entity_type', 0, 'value'], ['entity', 'entity_id', 0, 'value'], ['entity', 'uid', 0, 'target_id']],
     },
     {
       name: 'membership delete',

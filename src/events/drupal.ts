@@ -129,8 +129,9 @@ function translateMembership(
     groupId,
     member: { user: userWithActorDetails(userId, actor), state: memberState(membership), isAdmin: hasAdminRole(membership) },
   };
-  // A membership has no `changed`; its `created` dates only the creation.
-  return withTime(change, op === 'create' ? timestamp(membership, 'created') : undefined);
+  // A membership has no `changed`. Its `created` would date only the creation, on Drupal's
+  // clock, while updates and deletes go by receipt: one clock for all keeps their order.
+  return { kind: 'event', change };
 }
 
 function memberState(membership: Fields): MemberState {

@@ -29,7 +29,7 @@ export const UserRef = Type.Object({ id: Id }, { $id: 'UserRef' });
 export const Group = Type.Object(
   {
     id: Id,
-    title: Type.String({ minLength: 1, maxLength: 1024, description: 'The OG group title' }),
+    title: Type.String({ minLength: 1, maxLength: 1024, pattern: '\\S', description: 'The OG group title (not blank)' }),
     description: Type.Optional(Text(65_535, 'Group description')),
     owner: Type.Optional(User),
   },

@@ -18,6 +18,8 @@ export interface IntakeOptions {
   onAccepted?: (event: OgEvent) => void;
 }
 
+const MAX_FUTURE_MS = 24 * 60 * 60_000;
+
 export class Intake {
   private inFlight = 0;
   private closed = false;
@@ -33,6 +35,10 @@ export class Intake {
     if (this.closed) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
     if (this.inFlight >= this.maxInFlight) {
       throw new HttpProblem(429, 'overloaded', 'too many deliveries in flight; retry shortly', 1);
+    }
+    if (event.occurredAt > event.receivedAt + MAX_FUTURE_MS) {
+      // Such a change would outrank every real one that follows, for ever.
+      throw new HttpProblem(400, 'invalid-event', 'the change is dated more than a day in the future');
     }
     this.inFlight++;
     try {

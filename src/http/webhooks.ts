@@ -57,7 +57,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
     if (!verdict.ok) throw new HttpProblem(401, 'bad-signature', verdict.detail);
     const id = deliveryId(request.headers['x-drupal-delivery'], 'X-Drupal-Delivery');
     const body = parseJson(raw);
-    const eventName = single(request.headers['x-drupal-event']) ?? eventOfBody(body);
+    const eventName = single(request.headers['x-drupal-event'])?.trim() || eventOfBody(body);
     if (!eventName) throw new HttpProblem(400, 'invalid-event', 'missing header X-Drupal-Event');
     const translation = translateDrupalDelivery(eventName, body, bundles);
     if (translation.kind === 'invalid') throw new HttpProblem(400, 'invalid-event', translation.detail);

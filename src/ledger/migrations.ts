@@ -86,4 +86,18 @@ export const migrations: Migration[] = [
       postgres: ledger('BIGSERIAL PRIMARY KEY'),
     },
   },
+  {
+    version: 2,
+    name: 'member list completeness, write probe, due-work index',
+    // members_complete_at: the time of the newest snapshot. A membership first heard of with
+    // an older time was left out of that complete list on purpose, and must not come back.
+    sql: {
+      sqlite: `ALTER TABLE og_groups ADD COLUMN members_complete_at BIGINT;
+        CREATE TABLE store_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
+        CREATE INDEX og_members_due ON og_members (sync_state, next_attempt_at);`,
+      postgres: `ALTER TABLE og_groups ADD COLUMN members_complete_at BIGINT;
+        CREATE TABLE store_probe (id INTEGER PRIMARY KEY, at BIGINT NOT NULL);
+        CREATE INDEX og_members_due ON og_members (sync_state, next_attempt_at);`,
+    },
+  },
 ];

@@ -119,30 +119,35 @@ export class SqliteStore implements Store {
 
     if (changes.group) {
       const g = changes.group;
+      const wasDeleted = s.groupDeleted.pluck().get(g.ogId) === 1;
       const applied = g.deleted
         ? s.deleteGroup.get(g.ogId, at, seq)
         : s.upsertGroup.get(g.ogId, g.title, g.description ?? null, at, seq);
       if (applied !== undefined) target(0);
+      // Membership changes made while the group was deleted were not written anywhere.
+      if (applied !== undefined && wasDeleted && !g.deleted) s.redirtyGroupMembers.run(seq, g.ogId);
     } else {
       // A membership of a group never seen: the reconciler makes it under a placeholder title.
       s.ensureGroup.run(changes.ogId, PLACEHOLDER_CHANGED_AT, seq);
     }
 
     for (const m of changes.members) {
-      const applied = s.upsertMember.get(m.ogId, m.uid, m.state, m.isAdmin ? 1 : 0, at, seq);
+      const applied = s.upsertMember.get({ ogId: m.ogId, uid: m.uid, state: m.state, isAdmin: m.isAdmin ? 1 : 0, at, seq });
       if (applied !== undefined) target(m.uid);
     }
 
     if (changes.completeMemberList) {
+      s.markMembersComplete.run({ at, ogId: changes.ogId });
       const listed = JSON.stringify(changes.members.map((m) => m.uid));
       for (const uid of s.deleteUnlisted.pluck().all(at, seq, changes.ogId, at, listed) as number[]) target(uid);
     }
   }
 
   async checkWritable(): Promise<void> {
-    this.db.prepare('CREATE TEMP TABLE IF NOT EXISTS write_probe (x INTEGER)').run();
-    this.db.prepare('INSERT INTO write_probe (x) VALUES (1)').run();
-    this.db.prepare('DELETE FROM write_probe').run();
+    // A real write to the database file: a temporary table would not notice a read-only disk.
+    this.db
+      .prepare('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
+      .run(Date.now());
   }
 
   async eventCounts(): Promise<EventCounts> {
@@ -158,16 +163,23 @@ export class SqliteStore implements Store {
   }
 
   async workCounts(): Promise<WorkCounts> {
-    const count = (table: string) =>
-      this.db
-        .prepare(
-          `SELECT count(*) AS total,
-                  coalesce(sum(sync_state = 'dirty'), 0) AS dirty,
-                  coalesce(sum(sync_state = 'dead'), 0) AS dead
-           FROM ${table}`,
-        )
-        .get() as { total: number; dirty: number; dead: number };
-    return { groups: count('og_groups'), members: count('og_members') };
+    type Counts = { total: number; dirty: number; dead: number };
+    const groups = this.db
+      .prepare(
+        `SELECT count(*) AS total, coalesce(sum(sync_state = 'dirty'), 0) AS dirty, coalesce(sum(sync_state = 'dead'), 0) AS dead
+         FROM og_groups`,
+      )
+      .get() as Counts;
+    // Members of a dead group wait for it: they count as dead, not as work in progress.
+    const members = this.db
+      .prepare(
+        `SELECT count(*) AS total,
+           coalesce(sum(m.sync_state = 'dirty' AND g.sync_state <> 'dead'), 0) AS dirty,
+           coalesce(sum(m.sync_state = 'dead' OR (m.sync_state = 'dirty' AND g.sync_state = 'dead')), 0) AS dead
+         FROM og_members m JOIN og_groups g ON g.og_id = m.og_id`,
+      )
+      .get() as Counts;
+    return { groups, members };
   }
 
   async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
@@ -188,8 +200,10 @@ export class SqliteStore implements Store {
         .all(event.seq) as Array<{ og_id: number; uid: number }>;
       const seq = this.nextSeq();
       for (const t of targets) {
-        if (t.uid === 0) this.sql.redirtyGroup.run(seq, t.og_id);
-        else this.sql.redirtyMember.run(seq, t.og_id, t.uid);
+        // A membership cannot be synced while its group is dead: the group gets another chance too.
+        this.sql.reviveGroup.run(seq, t.og_id);
+        if (t.uid === 0) this.sql.replayGroup.run(seq, event.seq, t.og_id);
+        else this.sql.replayMember.run(seq, event.seq, t.og_id, t.uid);
       }
       return true;
     }).immediate();
@@ -280,7 +294,7 @@ export class SqliteStore implements Store {
   }
 
   async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
-    return this.sql.claimGroup.pluck().get(owner, now + leaseMs, now, now, now) as number | undefined;
+    return this.sql.claimGroup.pluck().get({ owner, until: now + leaseMs, now }) as number | undefined;
   }
 
   async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
@@ -404,12 +418,18 @@ function prepare(db: Database.Database) {
        ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
        WHERE og_groups.sync_state = 'dead'`,
     ),
+    // A member new to the ledger but older than the group's last complete list stays out.
     upsertMember: db.prepare(
-      `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
+       SELECT @ogId, @uid, @state, @isAdmin, @at, @seq
+       WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = @ogId), @at) <= @at
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
          changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
        WHERE og_members.changed_at <= excluded.changed_at
        RETURNING uid`,
+    ),
+    markMembersComplete: db.prepare(
+      'UPDATE og_groups SET members_complete_at = max(coalesce(members_complete_at, @at), @at) WHERE og_id = @ogId',
     ),
     deleteUnlisted: db.prepare(
       `UPDATE og_members SET state = 'deleted', is_admin = 0, changed_at = ?, dirty_seq = ?, ${RESET_SYNC}
@@ -417,19 +437,28 @@ function prepare(db: Database.Database) {
          AND uid NOT IN (SELECT value FROM json_each(?))
        RETURNING uid`,
     ),
-    redirtyGroup: db.prepare(`UPDATE og_groups SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ?`),
-    redirtyMember: db.prepare(
-      `UPDATE og_members SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ? AND uid = ?`,
+    groupDeleted: db.prepare('SELECT deleted FROM og_groups WHERE og_id = ?'),
+    // Re-marking an item keeps what its events already achieved (synced_seq): only the work is new.
+    redirtyGroup: db.prepare(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`),
+    redirtyGroupMembers: db.prepare(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`),
+    reviveGroup: db.prepare(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ? AND sync_state = 'dead'`),
+    // A replayed event, and the ones after it, show as pending until the item is synced again.
+    replayGroup: db.prepare(
+      `UPDATE og_groups SET dirty_seq = ?, synced_seq = min(synced_seq, ? - 1), ${RESET_SYNC} WHERE og_id = ?`,
     ),
-    redirtyGroupMembers: db.prepare(`UPDATE og_members SET dirty_seq = ?, synced_seq = 0, ${RESET_SYNC} WHERE og_id = ?`),
+    replayMember: db.prepare(
+      `UPDATE og_members SET dirty_seq = ?, synced_seq = min(synced_seq, ? - 1), ${RESET_SYNC} WHERE og_id = ? AND uid = ?`,
+    ),
+    // Due work is found from the dirty items (indexed), not by visiting every group.
     claimGroup: db.prepare(
-      `UPDATE og_groups SET lease_owner = ?, lease_until = ?
+      `UPDATE og_groups SET lease_owner = @owner, lease_until = @until
        WHERE og_id = (
          SELECT g.og_id FROM og_groups g
-         WHERE g.lease_until <= ? AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
-           AND (g.sync_state = 'dirty' OR EXISTS (
-             SELECT 1 FROM og_members m
-             WHERE m.og_id = g.og_id AND m.sync_state = 'dirty' AND m.next_attempt_at <= ?))
+         JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= @now
+               UNION
+               SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= @now) due
+           ON due.og_id = g.og_id
+         WHERE g.lease_until <= @now AND g.sync_state <> 'dead' AND g.next_attempt_at <= @now
          ORDER BY g.lease_until, g.og_id LIMIT 1)
        RETURNING og_id`,
     ),

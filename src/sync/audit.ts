@@ -20,8 +20,8 @@ export interface ReconcileReport {
   withoutContact: number[];
 }
 
-// Long enough to read and compare a large group; a process that dies mid-audit frees it after this.
-const LEASE_MS = 2 * 60_000;
+// Renewed while the audit runs; a process that dies mid-audit frees the group after this.
+const LEASE_MS = 30_000;
 const LEASE_WAIT_MS = 15_000;
 
 /** Audits one group; false when the group is unknown, 'busy' when the worker holds it. */
@@ -35,6 +35,9 @@ export async function reconcileGroup(
   if (!group) return undefined;
   const owner = `reconcile-${randomUUID()}`;
   if (!(await waitForLease(store, ogId, owner))) return 'busy';
+  const heartbeat = setInterval(() => {
+    store.renewLease(ogId, owner, Date.now(), LEASE_MS).catch(() => undefined);
+  }, LEASE_MS / 3);
   try {
     const members = await store.members(ogId);
     const users = await store.users(members.map((m) => m.uid));
@@ -48,6 +51,7 @@ export async function reconcileGroup(
     const withContact = new Set(report.observed.map((o) => o.uid));
     return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
   } finally {
+    clearInterval(heartbeat);
     await store.releaseGroup(ogId, owner);
   }
 }

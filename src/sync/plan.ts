@@ -181,6 +181,11 @@ function sameTitles(a: string[] | undefined, b: string[]): boolean {
 export function titlesFor(desired: DesiredGroup, observed: Observation): GroupTitles | undefined {
   if (!observed.titleHolders || !sameTitles(observed.titleHolders.titles, wantedTitles(desired))) return undefined;
   const { memberGroup, aclGroup } = resolve(desired.ogId, observed);
+  // Groups that exist keep their titles until a group event brings the real one: the
+  // placeholder is only for groups the service has to make.
+  if (desired.title === undefined && memberGroup) {
+    return { member: memberGroup.title, acl: aclGroup?.title ?? groupTitles(desired.ogId, memberGroup.title, false).acl };
+  }
   const mine = new Set([memberGroup?.id, aclGroup?.id]);
   const title = desired.title ?? placeholderTitle(desired.ogId);
   const clash = observed.titleHolders.rows.some((g) => !mine.has(g.id));

@@ -48,7 +48,8 @@ export interface AuditReport {
 
 export type MemberOutcome =
   | { uid: number; ok: true; member?: GroupContactStatus; acl?: GroupContactStatus }
-  | { uid: number; ok: false; error: CiviError | string };
+  /** A string is a reason the membership cannot succeed as it is; an Error may pass. */
+  | { uid: number; ok: false; error: Error | string };
 
 export interface ReconcilerOptions {
   civi: CiviClient;
@@ -185,12 +186,21 @@ export class Reconciler {
     }
     if (pending.length === 0) return members.map((m) => outcomes.get(m.uid)!);
 
+    // Someone to be taken out who has no contact and none can be made has no row to change either.
+    const removalOnly = new Set(
+      pending.filter(({ writes }) => writes.member !== 'Added' && writes.member !== 'Pending' && writes.acl !== 'Added').map((p) => p.member.uid),
+    );
     const contacts = await this.contactsOf(pending.map((p) => users.get(p.member.uid) ?? { id: p.member.uid }));
     const plan = new Map<string, { groupId: number; status: GroupContactStatus; side: 'member' | 'acl'; uids: number[] }>();
     for (const { member, writes } of pending) {
       const contact = contacts.get(member.uid);
       if (!contact || 'error' in contact) {
-        outcomes.set(member.uid, { uid: member.uid, ok: false, error: contact?.error ?? `no contact for user ${member.uid}` });
+        outcomes.set(
+          member.uid,
+          removalOnly.has(member.uid)
+            ? { uid: member.uid, ok: true }
+            : { uid: member.uid, ok: false, error: contact?.error ?? `no contact for user ${member.uid}` },
+        );
         continue;
       }
       outcomes.set(member.uid, { uid: member.uid, ok: true, ...writes });

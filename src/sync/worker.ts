@@ -46,12 +46,13 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 5 * 60_000
  * When to try again after a failure, or never. CiviCRM unreachable (transport) or refusing
  * our credentials (auth) is an outage, not the item's fault: it is retried for as long as
  * it lasts. An API error is the item's own: at once dead unless CiviCRM called it transient,
- * and dead after `maxAttempts` even then.
+ * and dead after `maxAttempts` even then. Other errors are retried up to `maxAttempts` too.
  */
 export function failureFor(error: unknown, attemptsSoFar: number, policy: BackoffPolicy, now: number, random = Math.random): Failure {
   const message = error instanceof Error ? error.message : String(error);
   const outage = error instanceof CiviError && (error.kind === 'transport' || error.kind === 'auth');
-  const transient = error instanceof CiviError && error.kind === 'api' && error.retryable;
+  // Anything unexpected (a store hiccup, say) is given the same limited retries as a transient API error.
+  const transient = error instanceof CiviError ? error.kind === 'api' && error.retryable : true;
   const attempts = attemptsSoFar + 1;
   if (!outage && !(transient && attempts < policy.maxAttempts)) return { error: message };
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempts - 1, 30));
@@ -156,8 +157,8 @@ export class Worker {
       await store.groupSynced(group.ogId, group.dirtySeq, state, Date.now());
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
       if (adopted) return undefined;
-      if (previous?.memberGroupId !== undefined && previous.memberGroupId !== state.memberGroupId) {
-        // Rows known for the old group say nothing of the new one.
+      if (previous && (previous.memberGroupId !== state.memberGroupId || previous.aclGroupId !== state.aclGroupId)) {
+        // Rows known for a deleted or replaced group say nothing of the new one.
         await store.forgetMemberStatuses(group.ogId);
         return undefined;
       }
@@ -192,7 +193,7 @@ export class Worker {
       return await this.options.reconciler.syncMembers(work.group, state, work.members, work.users);
     } catch (error) {
       // The request as a whole failed: every member in it shares the failure.
-      return work.members.map((m) => ({ uid: m.uid, ok: false as const, error: error instanceof CiviError ? error : String(error) }));
+      return work.members.map((m) => ({ uid: m.uid, ok: false as const, error: error instanceof Error ? error : new Error(String(error)) }));
     }
   }
 
