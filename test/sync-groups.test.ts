@@ -143,6 +143,26 @@ describe('ON_GROUP_DELETE', () => {
     expect(r.emulator.db.acls.all()).toHaveLength(0);
   });
 
+  it('disable: membership changes made while the group was deleted reach CiviCRM when it comes back', async () => {
+    const { r } = await deletedUnder('disable');
+    await r.send('og.membership.updated', { ...admin(7), state: 'blocked' }, at(3));
+    await r.send('og.membership.created', admin(8), at(3));
+    await r.settle();
+    await r.send('og.group.updated', { group: { id: 42, title: 'Chess Club' } }, at(4));
+    await r.settle();
+    expect(ogGroups(r.emulator, 42).member!.is_active).toBe(true);
+    expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Removed', acl: 'Removed' });
+    expect(statusesOf(r.emulator, 42, 8)).toEqual({ member: 'Added', acl: 'Added' });
+    expectFullChain(r, 'Chess Club');
+  });
+
+  it('delete: groups made again hold the members and admins once more', async () => {
+    const { r } = await deletedUnder('delete');
+    await r.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(3));
+    await r.settle();
+    expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
+  });
+
   it('a group created again after a delete comes back with its ACL', async () => {
     const { r } = await deletedUnder('delete');
     await r.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(3));
@@ -181,6 +201,17 @@ describe('groups made by others', () => {
     await r.settle();
     expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Removed' });
     expect([db.groupContactStatus(member, unlisted), db.groupContactStatus(acl, unlisted)]).toEqual(['Added', 'Added']);
+  });
+
+  it('keeps the titles of adopted groups when a membership comes before any group event', async () => {
+    const r = await started();
+    const db = r.emulator.db;
+    db.addGroup({ title: 'Chess Club', source: 'OG Sync Group :42:', group_type: [2] });
+    db.addGroup({ title: 'Chess Club: Administrator', source: 'OG Sync Group ACL :42:', group_type: [1] });
+    await r.send('og.membership.created', admin(7), at(1));
+    await r.settle();
+    expectFullChain(r, 'Chess Club');
+    expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
   });
 
   it('never takes over a group found only by title; its own groups get the (OG N) suffix', async () => {

@@ -62,6 +62,26 @@ describe('with the rig', () => {
     expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
   });
 
+  it('a group that died takes its memberships with it; replaying one of them brings both back', async () => {
+    rig = await startRig();
+    // Transient to CiviCRM's eyes, but for longer than the rig's three attempts last.
+    rig.emulator.faults.failFor(60_000, 'is_error');
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    const joined = await rig.send('og.membership.created', member(7), at(1));
+    const dead = await waitFor(async () => {
+      const events = (await rig.admin('GET', '/admin/events?status=dead')).body.events as Array<{ id: string }>;
+      return events.length === 2 && events;
+    }, 'the group and its membership to be dead');
+    expect(dead.map((e) => e.id)).toContain(joined.body.id);
+    await rig.settle('dead work to stop counting as work');
+
+    rig.emulator.faults.clear();
+    expect((await rig.admin('POST', `/admin/events/${String(joined.body.id)}/replay`)).status).toBe(202);
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 7).member).toBe('Added');
+    expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
+  });
+
   it('applies deliveries of Drupal’s webhooks module end to end', async () => {
     rig = await startRig();
     for (const name of ['node-group-create', 'og-membership-create', 'og-membership-update-admin']) {

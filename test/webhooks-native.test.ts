@@ -219,6 +219,12 @@ describe('400', () => {
     await expectNothingStored(app);
   });
 
+  it('refuses a change dated more than a day ahead, which would outrank every later one', async () => {
+    const body = { ...sampleBody('og.group.created'), timestamp: new Date(Date.now() + 2 * 86_400_000).toISOString() };
+    expectProblem(await postNative(app, body), 400, /future/);
+    await expectNothingStored(app);
+  });
+
   it('names the offending field in the detail', async () => {
     const res = await postNative(app, sampleBody('og.membership.created', (d) => delete d.group_id));
     expectProblem(res, 400, /group_id/);

@@ -73,6 +73,8 @@ export const INVALID_EVENTS: InvalidCase[] = [
   mutate('owner without id', 'og.group.created', (d) => delete d.group.owner.id),
   mutate('owner id 1.5', 'og.group.created', (d) => (d.group.owner.id = 1.5)),
   // states, flags, text
+  mutate('blank title', 'og.group.created', (d) => (d.group.title = ' \t ')),
+  mutate('snapshot with a blank title', 'og.group.snapshot', (d) => (d.group.title = '   ')),
   mutate('state "gone"', 'og.membership.created', (d) => (d.state = 'gone')),
   mutate('state "Active"', 'og.membership.updated', (d) => (d.state = 'Active')),
   mutate('missing state', 'og.membership.updated', (d) => delete d.state),
