@@ -41,6 +41,19 @@ describe('with the rig', () => {
     expect(rig.emulator.calls.filter((c) => c.isError).length).toBeLessThan(100);
   });
 
+  it('a rejected API key shows as CiviCRM unreachable, with the reason, and loses nothing', async () => {
+    rig = await startRig({ env: { CIVICRM_API_KEY: 'not-the-key' } });
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    const civicrm = await waitFor(async () => {
+      const { body } = await rig.admin('GET', '/admin/status');
+      const view = body.civicrm as { reachable: boolean | null; lastError: string | null };
+      return view.reachable === false && view;
+    }, 'the refusal to show');
+    expect(civicrm.lastError).toMatch(/authenticat/i);
+    expect(civicrm.lastError).not.toContain('not-the-key');
+    expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
+  });
+
   it('a poison membership is dead with CiviCRM’s reason while its siblings sync; a replay after the fix applies it', async () => {
     rig = await startRig();
     rig.emulator.faults.rejectEmail('poison@example.org', 'Invalid email address');

@@ -34,7 +34,7 @@ export interface CiviClientOptions {
   /** Keep-alive connections in the pool, default 8. */
   connections?: number;
   /** Called once per API call (each slot of a batch counts as one), for metrics. */
-  onCall?: (entity: string, action: string, outcome: 'ok' | 'error' | 'retryable') => void;
+  onCall?: (entity: string, action: string, outcome: 'ok' | 'error' | 'retryable', error?: CiviError) => void;
 }
 
 /** One API answer. Field values stay as CiviCRM sent them (mostly strings). */
@@ -94,7 +94,7 @@ export class CiviClient {
     try {
       answer = await this.#send(entity, action, sequential(params), isReadOnly(action, params));
     } catch (err) {
-      this.#report(entity, action, outcomeOf(err));
+      this.#report(entity, action, outcomeOf(err), err);
       throw err;
     }
     const outcome = this.#settle<T>(entity, action, answer);
@@ -146,14 +146,14 @@ export class CiviClient {
       // A whole-request refusal (bad key, CSRF check) is one envelope, not one per slot.
       if (isError(answer.is_error)) throw this.#envelopeError(MULTI_ENTITY, MULTI_ACTION, answer);
     } catch (err) {
-      for (const [entity, action] of calls) this.#report(entity, action, outcomeOf(err));
+      for (const [entity, action] of calls) this.#report(entity, action, outcomeOf(err), err);
       throw err;
     }
     return calls.map(([entity, action], i) => {
       const envelope = answer[slot(i)];
       if (isRecord(envelope)) return this.#settle<Json>(entity, action, envelope);
       const missing = malformedAnswer(entity, action, 'missing from the multi-call answer');
-      this.#report(entity, action, outcomeOf(missing));
+      this.#report(entity, action, outcomeOf(missing), missing);
       return missing;
     });
   }
@@ -236,7 +236,8 @@ export class CiviClient {
     const outcome = isError(envelope.is_error)
       ? this.#envelopeError(entity, action, envelope)
       : toResult<T>(action, envelope);
-    this.#report(entity, action, outcome instanceof CiviError ? outcomeOf(outcome) : 'ok');
+    if (outcome instanceof CiviError) this.#report(entity, action, outcomeOf(outcome), outcome);
+    else this.#report(entity, action, 'ok');
     return outcome;
   }
 
@@ -255,8 +256,8 @@ export class CiviClient {
     return this.#secrets.reduce((out, secret) => out.replaceAll(secret, '[redacted]'), text);
   }
 
-  #report(entity: string, action: string, outcome: 'ok' | 'error' | 'retryable'): void {
-    this.#onCall?.(entity, action, outcome);
+  #report(entity: string, action: string, outcome: 'ok' | 'error' | 'retryable', error?: unknown): void {
+    this.#onCall?.(entity, action, outcome, error instanceof CiviError ? error : undefined);
   }
 }
 

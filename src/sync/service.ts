@@ -35,12 +35,15 @@ export function createSync(
   const health = new CiviHealth();
   const client: CiviClient = new CiviClient({
     ...config.civicrm,
-    onCall: (entity, action, outcome) => {
+    onCall: (entity, action, outcome, error) => {
       metrics?.civiCalls.inc({ entity, action, outcome });
-      if (outcome === 'retryable') {
-        health.unreachable(`${entity}.${action} got no usable answer`);
+      if (error?.kind === 'transport') {
+        health.unreachable(error.message);
         // After an outage the server may have been upgraded: read the version again.
         client.forgetVersion();
+      } else if (error?.kind === 'auth') {
+        // It answers, but not to us: for the operator that is as good as down.
+        health.unreachable(error.message);
       } else {
         health.answered();
       }
