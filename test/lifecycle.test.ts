@@ -65,7 +65,7 @@ describe('start-up with a bad configuration', () => {
     ['ON_GROUP_DELETE', { ON_GROUP_DELETE: 'archive' }],
     // Unpadded base64: once a stack trace from the signature library.
     ['WEBHOOK_SECRETS', { WEBHOOK_SECRETS: 'whsec_abc' }],
-    // Valid syntax, but no such store in this version: still one line, naming the variable.
+    // Valid syntax, but no database answers there: still one line, naming the variable.
     ['DATABASE_URL', { DATABASE_URL: 'postgres://og@127.0.0.1:9/og' }],
   ];
   for (const [variable, change] of cases) {

@@ -1,9 +1,13 @@
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OgChange, OgMember, OgUser } from '../src/events/model.js';
+import { migrations } from '../src/ledger/migrations.js';
+import { PostgresStore } from '../src/ledger/postgres.js';
 import { SqliteStore } from '../src/ledger/sqlite.js';
-import type { EventSummary } from '../src/ledger/store.js';
+import type { EventSummary, Store } from '../src/ledger/store.js';
 import { ogEvent, openTempStore, tempDir } from './support/app.js';
+import { createTestSchema, openPostgresTempStore } from './support/postgres.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
 const at = (minutes: number) => T0 + minutes * 60_000;
@@ -31,17 +35,17 @@ const snapshot = (id: number, title: string, members: OgMember[], owner?: OgUser
   members,
 });
 
-let temp: Awaited<ReturnType<typeof openTempStore>>;
-let store: SqliteStore;
+/** Every test below runs against each store: their semantics are one specification. */
+/** Every migration's version: what a fresh store applies. */
+const ALL_VERSIONS = migrations.map((m) => m.version);
 
-beforeEach(async () => {
-  temp = await openTempStore();
-  store = temp.store;
-});
+const STORES: Array<[name: string, open: () => Promise<{ store: Store; dispose(): Promise<void> }>]> = [
+  ['SQLite', openTempStore],
+  ['PostgreSQL', openPostgresTempStore],
+];
 
-afterEach(async () => {
-  await temp.dispose();
-});
+let temp: { store: Store; dispose(): Promise<void> } | undefined;
+let store: Store;
 
 /** Accepts a change as an event with a fresh id; returns the id. */
 async function accept(change: OgChange, occurredAt: number, id?: string): Promise<string> {
@@ -73,13 +77,13 @@ async function syncAll(ogId: number, now = Date.now()) {
   );
 }
 
-describe('migrate', () => {
+describe('migrate (SQLite)', () => {
   it('creates the schema once; a second run, or a run on a reopened file, applies nothing', async () => {
     const dir = tempDir();
     try {
       const path = `${dir.path}/nested/dir/store.sqlite`;
       const fresh = new SqliteStore(path);
-      expect(await fresh.migrate()).toEqual([1]);
+      expect(await fresh.migrate()).toEqual(ALL_VERSIONS);
       expect(await fresh.migrate()).toEqual([]);
       await fresh.close();
 
@@ -90,7 +94,7 @@ describe('migrate', () => {
 
       const db = new Database(path, { readonly: true });
       try {
-        expect(db.prepare('SELECT version FROM schema_migrations').pluck().all()).toEqual([1]);
+        expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(ALL_VERSIONS);
         expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       } finally {
         db.close();
@@ -101,629 +105,677 @@ describe('migrate', () => {
   });
 });
 
-describe('accept', () => {
-  it('records an event once: accepted, then duplicate, with nothing new', async () => {
-    const event = ogEvent(joined(42, member(ann)), at(0), 'evt-1');
-    expect(await store.accept(event)).toBe('accepted');
-    const before = await store.members(42);
+describe('migrate (PostgreSQL)', () => {
+  it('creates the schema once; a second run, or a run from another store on the database, applies nothing', async () => {
+    const schema = await createTestSchema();
+    try {
+      const fresh = new PostgresStore(schema.url);
+      expect(await fresh.migrate()).toEqual(ALL_VERSIONS);
+      expect(await fresh.migrate()).toEqual([]);
+      await fresh.close();
 
-    // A redelivery, even with a different body or time, changes nothing.
-    const again = ogEvent(joined(42, member(ann, 'blocked')), at(5), 'evt-1');
-    expect(await store.accept(again)).toBe('duplicate');
-    expect(await store.members(42)).toEqual(before);
-    expect((await store.listEvents({ limit: 100 })).map((e) => e.id)).toEqual(['evt-1']);
-    expect((await store.eventCounts()).accepted).toBe(1);
+      const reopened = new PostgresStore(schema.url);
+      try {
+        expect(await reopened.migrate()).toEqual([]);
+        expect(await reopened.eventCounts()).toEqual({ accepted: 0, pending: 0, retrying: 0, dead: 0, done: 0 });
+      } finally {
+        await reopened.close();
+      }
+
+      const db = new pg.Client({ connectionString: schema.url });
+      await db.connect();
+      try {
+        const versions = await db.query('SELECT version FROM schema_migrations ORDER BY version');
+        expect(versions.rows.map((r) => r.version)).toEqual(ALL_VERSIONS);
+        // In the schema of the URL's search_path, not in public.
+        const tables = await db.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema.schema]);
+        expect(tables.rows.map((r) => r.table_name)).toEqual(
+          expect.arrayContaining(['event_targets', 'events', 'og_groups', 'og_members', 'schema_migrations', 'users']),
+        );
+      } finally {
+        await db.end();
+      }
+    } finally {
+      await schema.drop();
+    }
+  });
+});
+
+describe.each(STORES)('%s store', (_name, open) => {
+  beforeEach(async () => {
+    temp = await open();
+    store = temp.store;
   });
 
-  it('lists an event with its source, type and times', async () => {
-    const event = { ...ogEvent(joined(42, member(ann)), at(0), 'evt-d'), source: 'drupal' as const, receivedAt: at(1) };
-    await store.accept(event);
-    expect(await store.listEvents({ limit: 10 })).toEqual([
-      {
-        id: 'evt-d',
-        source: 'drupal',
-        type: 'og.membership.created',
-        status: 'pending',
-        received_at: new Date(at(1)).toISOString(),
-        occurred_at: new Date(at(0)).toISOString(),
+  afterEach(async () => {
+    await temp?.dispose();
+    temp = undefined;
+  });
+
+  describe('accept', () => {
+    it('records an event once: accepted, then duplicate, with nothing new', async () => {
+      const event = ogEvent(joined(42, member(ann)), at(0), 'evt-1');
+      expect(await store.accept(event)).toBe('accepted');
+      const before = await store.members(42);
+
+      // A redelivery, even with a different body or time, changes nothing.
+      const again = ogEvent(joined(42, member(ann, 'blocked')), at(5), 'evt-1');
+      expect(await store.accept(again)).toBe('duplicate');
+      expect(await store.members(42)).toEqual(before);
+      expect((await store.listEvents({ limit: 100 })).map((e) => e.id)).toEqual(['evt-1']);
+      expect((await store.eventCounts()).accepted).toBe(1);
+    });
+
+    it('lists an event with its source, type and times', async () => {
+      const event = { ...ogEvent(joined(42, member(ann)), at(0), 'evt-d'), source: 'drupal' as const, receivedAt: at(1) };
+      await store.accept(event);
+      expect(await store.listEvents({ limit: 10 })).toEqual([
+        {
+          id: 'evt-d',
+          source: 'drupal',
+          type: 'og.membership.created',
+          status: 'pending',
+          received_at: new Date(at(1)).toISOString(),
+          occurred_at: new Date(at(0)).toISOString(),
+          attempts: 0,
+          last_error: null,
+        },
+      ]);
+    });
+  });
+
+  describe('ledger effect of each event type', () => {
+    it('og.group.created: the group with title and description, dirty; the owner an active admin', async () => {
+      await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays', owner: ann }), at(0));
+      expect(await store.group(42)).toMatchObject({
+        ogId: 42,
+        title: 'Chess Club',
+        description: 'Tuesdays',
+        deleted: false,
+        changedAt: at(0),
+        syncState: 'dirty',
         attempts: 0,
-        last_error: null,
-      },
-    ]);
-  });
-});
-
-describe('ledger effect of each event type', () => {
-  it('og.group.created: the group with title and description, dirty; the owner an active admin', async () => {
-    await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays', owner: ann }), at(0));
-    expect(await store.group(42)).toMatchObject({
-      ogId: 42,
-      title: 'Chess Club',
-      description: 'Tuesdays',
-      deleted: false,
-      changedAt: at(0),
-      syncState: 'dirty',
-      attempts: 0,
+      });
+      expect(await store.members(42)).toMatchObject([{ ogId: 42, uid: 7, state: 'active', isAdmin: true, syncState: 'dirty' }]);
+      expect(await store.user(7)).toEqual(ann);
     });
-    expect(await store.members(42)).toMatchObject([{ ogId: 42, uid: 7, state: 'active', isAdmin: true, syncState: 'dirty' }]);
-    expect(await store.user(7)).toEqual(ann);
-  });
 
-  it('og.group.updated: a new title; an absent description keeps the old one', async () => {
-    await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays' }), at(0));
-    await accept(groupUpdated(42, 'Chess & Go Club'), at(1));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess & Go Club', description: 'Tuesdays', changedAt: at(1) });
-    await accept(groupUpdated(42, 'Chess & Go Club', { description: 'Wednesdays' }), at(2));
-    expect((await store.group(42))?.description).toBe('Wednesdays');
-  });
-
-  it('og.group.deleted: deleted, keeping the last title and the members', async () => {
-    await accept(groupCreated(42, 'Chess Club'), at(0));
-    await accept(joined(42, member(bob)), at(0));
-    await accept(groupDeleted(42), at(1));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true, changedAt: at(1), syncState: 'dirty' });
-    expect(await store.members(42)).toMatchObject([{ uid: 8, state: 'active' }]);
-  });
-
-  it('og.group.deleted of a group never seen: a deleted group without a title', async () => {
-    await accept(groupDeleted(77), at(0));
-    const group = await store.group(77);
-    expect(group).toMatchObject({ ogId: 77, deleted: true });
-    expect(group).not.toHaveProperty('title');
-  });
-
-  it('og.group.created after a deletion brings the group back', async () => {
-    await accept(groupDeleted(42), at(0));
-    await accept(groupCreated(42, 'Back again'), at(1));
-    expect(await store.group(42)).toMatchObject({ title: 'Back again', deleted: false });
-  });
-
-  it('og.membership.created and .updated: the state and admin flag; the user profile is remembered', async () => {
-    await accept(joined(42, member(ann, 'pending')), at(0));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'pending', isAdmin: false, changedAt: at(0), syncState: 'dirty' });
-    await accept(changed(42, member({ id: 7 }, 'active', true)), at(1));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, changedAt: at(1) });
-    // A profile with only the id keeps what was known.
-    expect(await store.user(7)).toEqual(ann);
-    await accept(changed(42, member({ id: 7, email: 'ann@new.example.org' }, 'blocked')), at(2));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', isAdmin: false });
-    expect(await store.user(7)).toEqual({ ...ann, email: 'ann@new.example.org' });
-  });
-
-  it('og.membership.deleted: the state "deleted", not a missing row', async () => {
-    await accept(joined(42, member(ann, 'active', true)), at(0));
-    await accept(left(42, 7), at(1));
-    expect(await store.members(42)).toMatchObject([{ uid: 7, state: 'deleted', isAdmin: false, changedAt: at(1) }]);
-  });
-
-  it('og.membership.deleted of a membership never seen is recorded as deleted', async () => {
-    await accept(left(42, 99), at(0));
-    expect(await store.members(42)).toMatchObject([{ uid: 99, state: 'deleted' }]);
-  });
-
-  it('og.group.snapshot: the group and every listed member, the owner an active admin', async () => {
-    await accept(snapshot(42, 'Chess Club', [member(bob, 'pending'), member(cyd, 'blocked'), member(ann, 'blocked')], ann), at(0));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: false });
-    expect((await store.members(42)).map((m) => [m.uid, m.state, m.isAdmin])).toEqual([
-      [7, 'active', true],
-      [8, 'pending', false],
-      [9, 'blocked', false],
-    ]);
-    expect(await store.user(8)).toEqual(bob);
-    expect(await store.user(9)).toEqual(cyd);
-  });
-});
-
-describe('ordering by event time', () => {
-  it('an older membership change after a newer one is recorded but has no effect', async () => {
-    await accept(joined(42, member(ann, 'active', true)), at(10));
-    const old = await accept(changed(42, member(ann, 'blocked')), at(5));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, changedAt: at(10) });
-    const listed = await eventById(old);
-    expect(listed.type).toBe('og.membership.updated');
-    // It changed nothing, so there is nothing to wait for.
-    expect(listed.status).toBe('done');
-  });
-
-  it('an older membership deletion does not remove a newer membership', async () => {
-    await accept(joined(42, member(ann)), at(10));
-    await accept(left(42, 7), at(9));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'active' });
-  });
-
-  it('a change with the same timestamp is applied (the later delivery wins a tie)', async () => {
-    await accept(joined(42, member(ann, 'active')), at(10));
-    await accept(changed(42, member(ann, 'blocked')), at(10));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked' });
-    await accept(groupCreated(42, 'One'), at(10));
-    await accept(groupUpdated(42, 'Two'), at(10));
-    expect((await store.group(42))?.title).toBe('Two');
-  });
-
-  it('an older group update after a newer one has no effect', async () => {
-    await accept(groupUpdated(42, 'New title'), at(10));
-    await accept(groupUpdated(42, 'Old title', { owner: bob }), at(5));
-    expect(await store.group(42)).toMatchObject({ title: 'New title', changedAt: at(10) });
-    // The owner is a membership of its own, ordered on its own.
-    expect(await memberOf(42, 8)).toMatchObject({ state: 'active', isAdmin: true });
-  });
-
-  it('a group deleted, then an older update: still deleted', async () => {
-    await accept(groupCreated(42, 'Chess Club'), at(0));
-    await accept(groupDeleted(42), at(10));
-    await accept(groupUpdated(42, 'Renamed before the deletion'), at(5));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true, changedAt: at(10) });
-  });
-
-  it('an older deletion after a newer update: not deleted', async () => {
-    await accept(groupUpdated(42, 'Alive'), at(10));
-    await accept(groupDeleted(42), at(5));
-    expect(await store.group(42)).toMatchObject({ title: 'Alive', deleted: false });
-  });
-
-  it('an older owner in a group event does not override a newer membership', async () => {
-    await accept(changed(42, member(bob, 'blocked')), at(10));
-    await accept(groupUpdated(42, 'T', { owner: bob }), at(5));
-    expect(await memberOf(42, 8)).toMatchObject({ state: 'blocked', isAdmin: false });
-  });
-});
-
-describe('snapshots', () => {
-  it('delete the members they do not list, but not ones changed after the snapshot', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await accept(joined(42, member(bob)), at(0));
-    await accept(joined(42, member(cyd)), at(20));
-    await accept(joined(42, member({ id: 10 })), at(1));
-    await accept(left(42, 10), at(2));
-
-    const snap = await accept(snapshot(42, 'Chess Club', [member(ann, 'pending')]), at(10));
-
-    expect((await store.members(42)).map((m) => [m.uid, m.state])).toEqual([
-      [7, 'pending'], // listed
-      [8, 'deleted'], // not listed, changed before the snapshot
-      [9, 'active'], // not listed, but joined after the snapshot was taken
-      [10, 'deleted'], // already gone
-    ]);
-    expect(await memberOf(42, 8)).toMatchObject({ changedAt: at(10), syncState: 'dirty' });
-    // The deleted member is part of the snapshot's work; the one already gone is not.
-    const snapEvent = await eventById(snap);
-    expect(snapEvent.status).toBe('pending');
-    await syncAll(42);
-    expect(await statusOf(snap)).toBe('done');
-  });
-
-  it('a member listed in the snapshot but changed after it keeps the newer change', async () => {
-    await accept(changed(42, member(ann, 'blocked')), at(20));
-    await accept(snapshot(42, 'T', [member(ann, 'active', true)]), at(10));
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', isAdmin: false, changedAt: at(20) });
-  });
-
-  it('an empty snapshot deletes every member changed before it', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await accept(joined(42, member(bob, 'pending')), at(0));
-    await accept(snapshot(42, 'T', []), at(1));
-    expect((await store.members(42)).map((m) => m.state)).toEqual(['deleted', 'deleted']);
-  });
-
-  it('does not touch other groups', async () => {
-    await accept(joined(43, member(ann)), at(0));
-    await accept(snapshot(42, 'T', []), at(1));
-    expect(await memberOf(43, 7)).toMatchObject({ state: 'active' });
-  });
-});
-
-describe('placeholder groups', () => {
-  it('a membership of an unseen group makes a dirty group without a title; a group event titles it', async () => {
-    await accept(joined(42, member(ann)), at(100));
-    const placeholder = await store.group(42);
-    expect(placeholder).toMatchObject({ ogId: 42, deleted: false, syncState: 'dirty' });
-    expect(placeholder).not.toHaveProperty('title');
-
-    // A group event older than the membership still wins over the placeholder.
-    await accept(groupUpdated(42, 'Chess Club'), at(1));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess Club', changedAt: at(1) });
-  });
-
-  it('a snapshot also titles a placeholder', async () => {
-    await accept(joined(42, member(ann)), at(5));
-    await accept(snapshot(42, 'From the snapshot', [member(ann)]), at(1));
-    expect((await store.group(42))?.title).toBe('From the snapshot');
-  });
-
-  it('a membership of a known group leaves the group as it is', async () => {
-    await accept(groupCreated(42, 'Chess Club'), at(0));
-    await syncAll(42);
-    await accept(joined(42, member(ann)), at(1));
-    expect(await store.group(42)).toMatchObject({ title: 'Chess Club', syncState: 'clean' });
-  });
-});
-
-describe('derived event status', () => {
-  it('pending, then done after groupSynced and membersSynced with the dirtySeq', async () => {
-    const id = await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
-    expect(await statusOf(id)).toBe('pending');
-    expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 1, retrying: 0, dead: 0, done: 0 });
-
-    const work = await store.loadWork(42, Date.now(), 100);
-    expect(work?.members.map((m) => m.uid)).toEqual([7]);
-    await store.groupSynced(42, work!.group.dirtySeq, { memberGroupId: 11, aclGroupId: 12 }, at(1));
-    // The owner's membership is part of the event: still pending.
-    expect(await statusOf(id)).toBe('pending');
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: work!.members[0]!.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: 'Added' }]);
-    expect(await statusOf(id)).toBe('done');
-    expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 0, dead: 0, done: 1 });
-
-    expect(await store.group(42)).toMatchObject({ syncState: 'clean', civi: { memberGroupId: 11, aclGroupId: 12 }, syncedAt: at(1) });
-    expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Added', civiAclStatus: 'Added' });
-    expect(await store.listEvents({ status: 'done', limit: 10 })).toHaveLength(1);
-    expect(await store.listEvents({ status: 'pending', limit: 10 })).toHaveLength(0);
-  });
-
-  it('dead after memberFailed without retryAt, with the attempts and last error', async () => {
-    const id = await accept(joined(42, member(cyd)), at(0));
-    const work = await store.loadWork(42, Date.now(), 100);
-    await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
-    await store.memberFailed(42, 9, { error: 'no CiviCRM contact for Drupal user 9 and no email to create one' });
-
-    const event = await eventById(id);
-    expect(event).toMatchObject({
-      status: 'dead',
-      attempts: 1,
-      last_error: 'no CiviCRM contact for Drupal user 9 and no email to create one',
+    it('og.group.updated: a new title; an absent description keeps the old one', async () => {
+      await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays' }), at(0));
+      await accept(groupUpdated(42, 'Chess & Go Club'), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess & Go Club', description: 'Tuesdays', changedAt: at(1) });
+      await accept(groupUpdated(42, 'Chess & Go Club', { description: 'Wednesdays' }), at(2));
+      expect((await store.group(42))?.description).toBe('Wednesdays');
     });
-    expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dead', attempts: 1 });
-    expect(await store.eventCounts()).toMatchObject({ accepted: 1, dead: 1, pending: 0, retrying: 0 });
-    expect((await store.listEvents({ status: 'dead', limit: 10 })).map((e) => e.id)).toEqual([id]);
-    expect(await store.workCounts()).toEqual({
-      groups: { dirty: 0, dead: 0, total: 1 },
-      members: { dirty: 0, dead: 1, total: 1 },
+
+    it('og.group.deleted: deleted, keeping the last title and the members', async () => {
+      await accept(groupCreated(42, 'Chess Club'), at(0));
+      await accept(joined(42, member(bob)), at(0));
+      await accept(groupDeleted(42), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true, changedAt: at(1), syncState: 'dirty' });
+      expect(await store.members(42)).toMatchObject([{ uid: 8, state: 'active' }]);
+    });
+
+    it('og.group.deleted of a group never seen: a deleted group without a title', async () => {
+      await accept(groupDeleted(77), at(0));
+      const group = await store.group(77);
+      expect(group).toMatchObject({ ogId: 77, deleted: true });
+      expect(group).not.toHaveProperty('title');
+    });
+
+    it('og.group.created after a deletion brings the group back', async () => {
+      await accept(groupDeleted(42), at(0));
+      await accept(groupCreated(42, 'Back again'), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Back again', deleted: false });
+    });
+
+    it('og.membership.created and .updated: the state and admin flag; the user profile is remembered', async () => {
+      await accept(joined(42, member(ann, 'pending')), at(0));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'pending', isAdmin: false, changedAt: at(0), syncState: 'dirty' });
+      await accept(changed(42, member({ id: 7 }, 'active', true)), at(1));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, changedAt: at(1) });
+      // A profile with only the id keeps what was known.
+      expect(await store.user(7)).toEqual(ann);
+      await accept(changed(42, member({ id: 7, email: 'ann@new.example.org' }, 'blocked')), at(2));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', isAdmin: false });
+      expect(await store.user(7)).toEqual({ ...ann, email: 'ann@new.example.org' });
+    });
+
+    it('og.membership.deleted: the state "deleted", not a missing row', async () => {
+      await accept(joined(42, member(ann, 'active', true)), at(0));
+      await accept(left(42, 7), at(1));
+      expect(await store.members(42)).toMatchObject([{ uid: 7, state: 'deleted', isAdmin: false, changedAt: at(1) }]);
+    });
+
+    it('og.membership.deleted of a membership never seen is recorded as deleted', async () => {
+      await accept(left(42, 99), at(0));
+      expect(await store.members(42)).toMatchObject([{ uid: 99, state: 'deleted' }]);
+    });
+
+    it('og.group.snapshot: the group and every listed member, the owner an active admin', async () => {
+      await accept(snapshot(42, 'Chess Club', [member(bob, 'pending'), member(cyd, 'blocked'), member(ann, 'blocked')], ann), at(0));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: false });
+      expect((await store.members(42)).map((m) => [m.uid, m.state, m.isAdmin])).toEqual([
+        [7, 'active', true],
+        [8, 'pending', false],
+        [9, 'blocked', false],
+      ]);
+      expect(await store.user(8)).toEqual(bob);
+      expect(await store.user(9)).toEqual(cyd);
     });
   });
 
-  it('a dead membership does not make its group or the group\'s other events dead', async () => {
-    const good = await accept(joined(42, member(ann)), at(0));
-    const bad = await accept(joined(42, member(cyd)), at(0));
-    const work = await store.loadWork(42, Date.now(), 100);
-    await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
-    await store.memberFailed(42, 9, { error: 'no contact' });
-    expect(await statusOf(good)).toBe('done');
-    expect(await statusOf(bad)).toBe('dead');
-    expect((await store.group(42))?.syncState).toBe('clean');
+  describe('ordering by event time', () => {
+    it('an older membership change after a newer one is recorded but has no effect', async () => {
+      await accept(joined(42, member(ann, 'active', true)), at(10));
+      const old = await accept(changed(42, member(ann, 'blocked')), at(5));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, changedAt: at(10) });
+      const listed = await eventById(old);
+      expect(listed.type).toBe('og.membership.updated');
+      // It changed nothing, so there is nothing to wait for.
+      expect(listed.status).toBe('done');
+    });
+
+    it('an older membership deletion does not remove a newer membership', async () => {
+      await accept(joined(42, member(ann)), at(10));
+      await accept(left(42, 7), at(9));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active' });
+    });
+
+    it('a change with the same timestamp is applied (the later delivery wins a tie)', async () => {
+      await accept(joined(42, member(ann, 'active')), at(10));
+      await accept(changed(42, member(ann, 'blocked')), at(10));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked' });
+      await accept(groupCreated(42, 'One'), at(10));
+      await accept(groupUpdated(42, 'Two'), at(10));
+      expect((await store.group(42))?.title).toBe('Two');
+    });
+
+    it('an older group update after a newer one has no effect', async () => {
+      await accept(groupUpdated(42, 'New title'), at(10));
+      await accept(groupUpdated(42, 'Old title', { owner: bob }), at(5));
+      expect(await store.group(42)).toMatchObject({ title: 'New title', changedAt: at(10) });
+      // The owner is a membership of its own, ordered on its own.
+      expect(await memberOf(42, 8)).toMatchObject({ state: 'active', isAdmin: true });
+    });
+
+    it('a group deleted, then an older update: still deleted', async () => {
+      await accept(groupCreated(42, 'Chess Club'), at(0));
+      await accept(groupDeleted(42), at(10));
+      await accept(groupUpdated(42, 'Renamed before the deletion'), at(5));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true, changedAt: at(10) });
+    });
+
+    it('an older deletion after a newer update: not deleted', async () => {
+      await accept(groupUpdated(42, 'Alive'), at(10));
+      await accept(groupDeleted(42), at(5));
+      expect(await store.group(42)).toMatchObject({ title: 'Alive', deleted: false });
+    });
+
+    it('an older owner in a group event does not override a newer membership', async () => {
+      await accept(changed(42, member(bob, 'blocked')), at(10));
+      await accept(groupUpdated(42, 'T', { owner: bob }), at(5));
+      expect(await memberOf(42, 8)).toMatchObject({ state: 'blocked', isAdmin: false });
+    });
   });
 
-  it('retrying after a failure with retryAt: counted as retrying, listed as pending', async () => {
-    const id = await accept(joined(42, member(ann)), at(0));
-    await store.memberFailed(42, 7, { error: 'CiviCRM answered 502', retryAt: Date.now() + 60_000 });
-    expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 1, dead: 0, done: 0 });
-    expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'CiviCRM answered 502' });
-    expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual([id]);
-    expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty', attempts: 1, lastError: 'CiviCRM answered 502' });
+  describe('snapshots', () => {
+    it('delete the members they do not list, but not ones changed after the snapshot', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await accept(joined(42, member(bob)), at(0));
+      await accept(joined(42, member(cyd)), at(20));
+      await accept(joined(42, member({ id: 10 })), at(1));
+      await accept(left(42, 10), at(2));
 
-    await store.memberFailed(42, 7, { error: 'CiviCRM answered 503', retryAt: Date.now() + 60_000 });
-    expect(await eventById(id)).toMatchObject({ attempts: 2, last_error: 'CiviCRM answered 503' });
+      const snap = await accept(snapshot(42, 'Chess Club', [member(ann, 'pending')]), at(10));
+
+      expect((await store.members(42)).map((m) => [m.uid, m.state])).toEqual([
+        [7, 'pending'], // listed
+        [8, 'deleted'], // not listed, changed before the snapshot
+        [9, 'active'], // not listed, but joined after the snapshot was taken
+        [10, 'deleted'], // already gone
+      ]);
+      expect(await memberOf(42, 8)).toMatchObject({ changedAt: at(10), syncState: 'dirty' });
+      // The deleted member is part of the snapshot's work; the one already gone is not.
+      const snapEvent = await eventById(snap);
+      expect(snapEvent.status).toBe('pending');
+      await syncAll(42);
+      expect(await statusOf(snap)).toBe('done');
+    });
+
+    it('a member listed in the snapshot but changed after it keeps the newer change', async () => {
+      await accept(changed(42, member(ann, 'blocked')), at(20));
+      await accept(snapshot(42, 'T', [member(ann, 'active', true)]), at(10));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', isAdmin: false, changedAt: at(20) });
+    });
+
+    it('an empty snapshot deletes every member changed before it', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await accept(joined(42, member(bob, 'pending')), at(0));
+      await accept(snapshot(42, 'T', []), at(1));
+      expect((await store.members(42)).map((m) => m.state)).toEqual(['deleted', 'deleted']);
+    });
+
+    it('does not touch other groups', async () => {
+      await accept(joined(43, member(ann)), at(0));
+      await accept(snapshot(42, 'T', []), at(1));
+      expect(await memberOf(43, 7)).toMatchObject({ state: 'active' });
+    });
   });
 
-  it('a group failure makes the group event retrying, then dead', async () => {
-    const id = await accept(groupCreated(42, 'Chess Club'), at(0));
-    await store.groupFailed(42, { error: 'timeout', retryAt: Date.now() + 1000 });
-    expect((await store.eventCounts()).retrying).toBe(1);
-    await store.groupFailed(42, { error: 'gave up: timeout' });
-    expect(await eventById(id)).toMatchObject({ status: 'dead', attempts: 2, last_error: 'gave up: timeout' });
-    expect(await store.group(42)).toMatchObject({ syncState: 'dead', attempts: 2, lastError: 'gave up: timeout' });
+  describe('placeholder groups', () => {
+    it('a membership of an unseen group makes a dirty group without a title; a group event titles it', async () => {
+      await accept(joined(42, member(ann)), at(100));
+      const placeholder = await store.group(42);
+      expect(placeholder).toMatchObject({ ogId: 42, deleted: false, syncState: 'dirty' });
+      expect(placeholder).not.toHaveProperty('title');
+
+      // A group event older than the membership still wins over the placeholder.
+      await accept(groupUpdated(42, 'Chess Club'), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', changedAt: at(1) });
+    });
+
+    it('a snapshot also titles a placeholder', async () => {
+      await accept(joined(42, member(ann)), at(5));
+      await accept(snapshot(42, 'From the snapshot', [member(ann)]), at(1));
+      expect((await store.group(42))?.title).toBe('From the snapshot');
+    });
+
+    it('a membership of a known group leaves the group as it is', async () => {
+      await accept(groupCreated(42, 'Chess Club'), at(0));
+      await syncAll(42);
+      await accept(joined(42, member(ann)), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', syncState: 'clean' });
+    });
   });
 
-  it('a success after a retry clears attempts and error', async () => {
-    const id = await accept(joined(42, member(ann)), at(0));
-    await store.memberFailed(42, 7, { error: 'boom', retryAt: Date.now() - 1 });
-    const m = await memberOf(42, 7);
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: m!.dirtySeq }]);
-    expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', attempts: 0 });
-    expect(await memberOf(42, 7)).not.toHaveProperty('lastError');
-    expect(await statusOf(id)).toBe('done');
+  describe('derived event status', () => {
+    it('pending, then done after groupSynced and membersSynced with the dirtySeq', async () => {
+      const id = await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
+      expect(await statusOf(id)).toBe('pending');
+      expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 1, retrying: 0, dead: 0, done: 0 });
+
+      const work = await store.loadWork(42, Date.now(), 100);
+      expect(work?.members.map((m) => m.uid)).toEqual([7]);
+      await store.groupSynced(42, work!.group.dirtySeq, { memberGroupId: 11, aclGroupId: 12 }, at(1));
+      // The owner's membership is part of the event: still pending.
+      expect(await statusOf(id)).toBe('pending');
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: work!.members[0]!.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: 'Added' }]);
+      expect(await statusOf(id)).toBe('done');
+      expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 0, dead: 0, done: 1 });
+
+      expect(await store.group(42)).toMatchObject({ syncState: 'clean', civi: { memberGroupId: 11, aclGroupId: 12 }, syncedAt: at(1) });
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Added', civiAclStatus: 'Added' });
+      expect(await store.listEvents({ status: 'done', limit: 10 })).toHaveLength(1);
+      expect(await store.listEvents({ status: 'pending', limit: 10 })).toHaveLength(0);
+    });
+
+    it('dead after memberFailed without retryAt, with the attempts and last error', async () => {
+      const id = await accept(joined(42, member(cyd)), at(0));
+      const work = await store.loadWork(42, Date.now(), 100);
+      await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
+      await store.memberFailed(42, 9, { error: 'no CiviCRM contact for Drupal user 9 and no email to create one' });
+
+      const event = await eventById(id);
+      expect(event).toMatchObject({
+        status: 'dead',
+        attempts: 1,
+        last_error: 'no CiviCRM contact for Drupal user 9 and no email to create one',
+      });
+      expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dead', attempts: 1 });
+      expect(await store.eventCounts()).toMatchObject({ accepted: 1, dead: 1, pending: 0, retrying: 0 });
+      expect((await store.listEvents({ status: 'dead', limit: 10 })).map((e) => e.id)).toEqual([id]);
+      expect(await store.workCounts()).toEqual({
+        groups: { dirty: 0, dead: 0, total: 1 },
+        members: { dirty: 0, dead: 1, total: 1 },
+      });
+    });
+
+    it('a dead membership does not make its group or the group\'s other events dead', async () => {
+      const good = await accept(joined(42, member(ann)), at(0));
+      const bad = await accept(joined(42, member(cyd)), at(0));
+      const work = await store.loadWork(42, Date.now(), 100);
+      await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      await store.memberFailed(42, 9, { error: 'no contact' });
+      expect(await statusOf(good)).toBe('done');
+      expect(await statusOf(bad)).toBe('dead');
+      expect((await store.group(42))?.syncState).toBe('clean');
+    });
+
+    it('retrying after a failure with retryAt: counted as retrying, listed as pending', async () => {
+      const id = await accept(joined(42, member(ann)), at(0));
+      await store.memberFailed(42, 7, { error: 'CiviCRM answered 502', retryAt: Date.now() + 60_000 });
+      expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 1, dead: 0, done: 0 });
+      expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'CiviCRM answered 502' });
+      expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual([id]);
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty', attempts: 1, lastError: 'CiviCRM answered 502' });
+
+      await store.memberFailed(42, 7, { error: 'CiviCRM answered 503', retryAt: Date.now() + 60_000 });
+      expect(await eventById(id)).toMatchObject({ attempts: 2, last_error: 'CiviCRM answered 503' });
+    });
+
+    it('a group failure makes the group event retrying, then dead', async () => {
+      const id = await accept(groupCreated(42, 'Chess Club'), at(0));
+      await store.groupFailed(42, { error: 'timeout', retryAt: Date.now() + 1000 });
+      expect((await store.eventCounts()).retrying).toBe(1);
+      await store.groupFailed(42, { error: 'gave up: timeout' });
+      expect(await eventById(id)).toMatchObject({ status: 'dead', attempts: 2, last_error: 'gave up: timeout' });
+      expect(await store.group(42)).toMatchObject({ syncState: 'dead', attempts: 2, lastError: 'gave up: timeout' });
+    });
+
+    it('a success after a retry clears attempts and error', async () => {
+      const id = await accept(joined(42, member(ann)), at(0));
+      await store.memberFailed(42, 7, { error: 'boom', retryAt: Date.now() - 1 });
+      const m = await memberOf(42, 7);
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: m!.dirtySeq }]);
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', attempts: 0 });
+      expect(await memberOf(42, 7)).not.toHaveProperty('lastError');
+      expect(await statusOf(id)).toBe('done');
+    });
+
+    it('a newer event for a dead membership brings it back: both its events pending again', async () => {
+      const old = await accept(joined(42, member(cyd)), at(0));
+      await store.memberFailed(42, 9, { error: 'no contact' });
+      const fresh = await accept(changed(42, member({ id: 9, email: 'cyd@example.org' })), at(1));
+      expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
+      expect(await statusOf(fresh)).toBe('pending');
+      // The old event's item is no longer dead: it waits for the sync like the new one.
+      expect(await statusOf(old)).toBe('pending');
+    });
   });
 
-  it('a newer event for a dead membership brings it back: both its events pending again', async () => {
-    const old = await accept(joined(42, member(cyd)), at(0));
-    await store.memberFailed(42, 9, { error: 'no contact' });
-    const fresh = await accept(changed(42, member({ id: 9, email: 'cyd@example.org' })), at(1));
-    expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
-    expect(await statusOf(fresh)).toBe('pending');
-    // The old event's item is no longer dead: it waits for the sync like the new one.
-    expect(await statusOf(old)).toBe('pending');
-  });
-});
+  describe('replay', () => {
+    it('makes a dead event pending again and puts its items back to work', async () => {
+      const id = await accept(joined(42, member(cyd)), at(0));
+      await store.memberFailed(42, 9, { error: 'no contact' });
+      expect(await statusOf(id)).toBe('dead');
 
-describe('replay', () => {
-  it('makes a dead event pending again and puts its items back to work', async () => {
-    const id = await accept(joined(42, member(cyd)), at(0));
-    await store.memberFailed(42, 9, { error: 'no contact' });
-    expect(await statusOf(id)).toBe('dead');
+      expect(await store.replay(id)).toBe(true);
+      expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
+      expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
+      const claimed = await store.claimGroup('w1', Date.now(), 30_000);
+      expect(claimed).toBe(42);
+      const work = await store.loadWork(42, Date.now(), 100);
+      expect(work?.members.map((m) => m.uid)).toEqual([9]);
+    });
 
-    expect(await store.replay(id)).toBe(true);
-    expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
-    expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
-    const claimed = await store.claimGroup('w1', Date.now(), 30_000);
-    expect(claimed).toBe(42);
-    const work = await store.loadWork(42, Date.now(), 100);
-    expect(work?.members.map((m) => m.uid)).toEqual([9]);
-  });
+    it('puts a done event back too', async () => {
+      const id = await accept(groupCreated(42, 'Chess Club'), at(0));
+      await syncAll(42);
+      expect(await statusOf(id)).toBe('done');
+      expect(await store.replay(id)).toBe(true);
+      expect(await statusOf(id)).toBe('pending');
+      expect((await store.group(42))?.syncState).toBe('dirty');
+      await syncAll(42);
+      expect(await statusOf(id)).toBe('done');
+    });
 
-  it('puts a done event back too', async () => {
-    const id = await accept(groupCreated(42, 'Chess Club'), at(0));
-    await syncAll(42);
-    expect(await statusOf(id)).toBe('done');
-    expect(await store.replay(id)).toBe(true);
-    expect(await statusOf(id)).toBe('pending');
-    expect((await store.group(42))?.syncState).toBe('dirty');
-    await syncAll(42);
-    expect(await statusOf(id)).toBe('done');
-  });
+    it('returns false for an unknown id', async () => {
+      expect(await store.replay('no-such-event')).toBe(false);
+    });
 
-  it('returns false for an unknown id', async () => {
-    expect(await store.replay('no-such-event')).toBe(false);
-  });
+    it('a sync that read the replay\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      const id = (await store.listEvents({ limit: 1 }))[0]!.id;
+      await store.replay(id);
 
-  it('a sync that read the replay\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
-    const id = (await store.listEvents({ limit: 1 }))[0]!.id;
-    await store.replay(id);
+      const work = await store.loadWork(42, Date.now(), 100);
+      const read = work!.members[0]!;
+      // Meanwhile the member is blocked in Drupal.
+      await accept(changed(42, member(ann, 'blocked')), at(1));
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq }]);
 
-    const work = await store.loadWork(42, Date.now(), 100);
-    const read = work!.members[0]!;
-    // Meanwhile the member is blocked in Drupal.
-    await accept(changed(42, member(ann, 'blocked')), at(1));
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq }]);
-
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty' });
-    expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([7]);
-  });
-});
-
-describe('markForReconcile', () => {
-  it('marks one group and its members dirty, or every group', async () => {
-    await accept(snapshot(42, 'A', [member(ann), member(bob)]), at(0));
-    await accept(snapshot(43, 'B', [member(cyd)]), at(0));
-    await syncAll(42);
-    await syncAll(43);
-    expect(await store.workCounts()).toMatchObject({ groups: { dirty: 0 }, members: { dirty: 0 } });
-
-    expect(await store.markForReconcile(42)).toBe(1);
-    expect(await store.workCounts()).toMatchObject({ groups: { dirty: 1 }, members: { dirty: 2 } });
-    expect(await store.markForReconcile(undefined)).toBe(2);
-    expect(await store.workCounts()).toMatchObject({ groups: { dirty: 2 }, members: { dirty: 3 } });
-    expect(await store.markForReconcile(99)).toBe(0);
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty' });
+      expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([7]);
+    });
   });
 
-  it('a sync that read the reconcile mark\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
-    await accept(groupCreated(42, 'A'), at(0));
-    await syncAll(42);
-    await store.markForReconcile(42);
-    const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
-    await accept(groupUpdated(42, 'Renamed'), at(1));
-    await store.groupSynced(42, read, {}, Date.now());
-    expect(await store.group(42)).toMatchObject({ title: 'Renamed', syncState: 'dirty' });
-  });
-});
+  describe('markForReconcile', () => {
+    it('marks one group and its members dirty, or every group', async () => {
+      await accept(snapshot(42, 'A', [member(ann), member(bob)]), at(0));
+      await accept(snapshot(43, 'B', [member(cyd)]), at(0));
+      await syncAll(42);
+      await syncAll(43);
+      expect(await store.workCounts()).toMatchObject({ groups: { dirty: 0 }, members: { dirty: 0 } });
 
-describe('claimGroup leases', () => {
-  const LEASE = 30_000;
+      expect(await store.markForReconcile(42)).toBe(1);
+      expect(await store.workCounts()).toMatchObject({ groups: { dirty: 1 }, members: { dirty: 2 } });
+      expect(await store.markForReconcile(undefined)).toBe(2);
+      expect(await store.workCounts()).toMatchObject({ groups: { dirty: 2 }, members: { dirty: 3 } });
+      expect(await store.markForReconcile(99)).toBe(0);
+    });
 
-  it('claims a group with work; a second claim while leased gets another group, then nothing', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await accept(groupCreated(2, 'Two'), at(0));
-    const now = Date.now();
-    const first = await store.claimGroup('w1', now, LEASE);
-    const second = await store.claimGroup('w2', now, LEASE);
-    expect([first, second].sort()).toEqual([1, 2]);
-    expect(await store.claimGroup('w3', now, LEASE)).toBeUndefined();
-  });
-
-  it('lease expiry lets the group be claimed again', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    const now = Date.now();
-    expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
-    expect(await store.claimGroup('w2', now + LEASE - 1, LEASE)).toBeUndefined();
-    expect(await store.claimGroup('w2', now + LEASE, LEASE)).toBe(1);
+    it('a sync that read the reconcile mark\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
+      await accept(groupCreated(42, 'A'), at(0));
+      await syncAll(42);
+      await store.markForReconcile(42);
+      const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
+      await accept(groupUpdated(42, 'Renamed'), at(1));
+      await store.groupSynced(42, read, {}, Date.now());
+      expect(await store.group(42)).toMatchObject({ title: 'Renamed', syncState: 'dirty' });
+    });
   });
 
-  it('a released group can be claimed again at once while it has work', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    const now = Date.now();
-    expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
-    await store.releaseGroup(1, 'someone-else');
-    expect(await store.claimGroup('w2', now, LEASE)).toBeUndefined();
-    await store.releaseGroup(1, 'w1');
-    expect(await store.claimGroup('w2', Date.now(), LEASE)).toBe(1);
+  describe('claimGroup leases', () => {
+    const LEASE = 30_000;
+
+    it('claims a group with work; a second claim while leased gets another group, then nothing', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await accept(groupCreated(2, 'Two'), at(0));
+      const now = Date.now();
+      const first = await store.claimGroup('w1', now, LEASE);
+      const second = await store.claimGroup('w2', now, LEASE);
+      expect([first, second].sort()).toEqual([1, 2]);
+      expect(await store.claimGroup('w3', now, LEASE)).toBeUndefined();
+    });
+
+    it('lease expiry lets the group be claimed again', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const now = Date.now();
+      expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
+      expect(await store.claimGroup('w2', now + LEASE - 1, LEASE)).toBeUndefined();
+      expect(await store.claimGroup('w2', now + LEASE, LEASE)).toBe(1);
+    });
+
+    it('a released group can be claimed again at once while it has work', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const now = Date.now();
+      expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
+      await store.releaseGroup(1, 'someone-else');
+      expect(await store.claimGroup('w2', now, LEASE)).toBeUndefined();
+      await store.releaseGroup(1, 'w1');
+      expect(await store.claimGroup('w2', Date.now(), LEASE)).toBe(1);
+    });
+
+    it('a clean group with no dirty member is not claimed', async () => {
+      await accept(groupCreated(1, 'One', { owner: ann }), at(0));
+      await syncAll(1);
+      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
+    });
+
+    it('a clean group with a dirty member is claimed', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await syncAll(1);
+      await accept(joined(1, member(ann)), at(1));
+      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+    });
+
+    it('a group in backoff is not claimed until next_attempt_at', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const now = Date.now();
+      await store.groupFailed(1, { error: 'CiviCRM down', retryAt: now + 60_000 });
+      expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
+      expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+    });
+
+    it('a member in backoff alone does not make its clean group claimable until it is due', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await syncAll(1);
+      await accept(joined(1, member(ann)), at(1));
+      const now = Date.now();
+      await store.memberFailed(1, 7, { error: 'timeout', retryAt: now + 60_000 });
+      expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
+      expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+    });
+
+    it('a dead group is not claimed; a new membership event revives it', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await store.groupFailed(1, { error: 'permission denied' });
+      expect((await store.group(1))?.syncState).toBe('dead');
+      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
+
+      await accept(joined(1, member(ann)), at(1));
+      expect(await store.group(1)).toMatchObject({ syncState: 'dirty', attempts: 0 });
+      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+    });
+
+    it('a dead group is revived by a newer group event too', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await store.groupFailed(1, { error: 'permission denied' });
+      await accept(groupUpdated(1, 'One, renamed'), at(1));
+      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+    });
+
+    it('the least recently worked group goes first', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await accept(groupCreated(2, 'Two'), at(0));
+      const now = Date.now();
+      const first = (await store.claimGroup('w1', now, LEASE))!;
+      await store.releaseGroup(first, 'w1');
+      const next = await store.claimGroup('w1', Date.now(), LEASE);
+      expect(next).not.toBe(first);
+    });
   });
 
-  it('a clean group with no dirty member is not claimed', async () => {
-    await accept(groupCreated(1, 'One', { owner: ann }), at(0));
-    await syncAll(1);
-    expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
+  describe('loadWork', () => {
+    it('returns only the due dirty members, with their user profiles', async () => {
+      await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays' }), at(0));
+      await accept(joined(42, member(ann, 'active', true)), at(0)); // due
+      await accept(joined(42, member(bob)), at(0)); // will be clean
+      await accept(joined(42, member(cyd, 'pending')), at(0)); // will be in backoff
+      await accept(joined(42, member({ id: 10, email: 'dee@example.org' })), at(0)); // will be dead
+      await accept(left(42, 11), at(0)); // due, no profile
+      await accept(joined(43, member({ id: 12 })), at(0)); // another group
+
+      const now = Date.now();
+      await store.membersSynced(42, [{ uid: 8, dirtySeq: (await memberOf(42, 8))!.dirtySeq }]);
+      await store.memberFailed(42, 9, { error: 'timeout', retryAt: now + 60_000 });
+      await store.memberFailed(42, 10, { error: 'no contact' });
+
+      const work = await store.loadWork(42, now, 100);
+      expect(work?.group).toMatchObject({ ogId: 42, title: 'Chess Club', description: 'Tuesdays', syncState: 'dirty' });
+      expect(work?.members.map((m) => [m.uid, m.state, m.isAdmin])).toEqual([
+        [7, 'active', true],
+        [11, 'deleted', false],
+      ]);
+      expect(work?.users).toEqual(
+        new Map([
+          [7, ann],
+          [11, { id: 11 }],
+        ]),
+      );
+
+      // Once the backoff is over, that member is due too.
+      expect((await store.loadWork(42, now + 60_000, 100))?.members.map((m) => m.uid)).toEqual([7, 9, 11]);
+    });
+
+    it('honours the member limit, and is undefined for an unknown group', async () => {
+      for (let uid = 1; uid <= 5; uid++) await accept(joined(42, member({ id: uid })), at(0));
+      expect((await store.loadWork(42, Date.now(), 2))?.members.map((m) => m.uid)).toEqual([1, 2]);
+      expect(await store.loadWork(99, Date.now(), 2)).toBeUndefined();
+    });
+
+    it('gives the contact id a user resolved to', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await store.saveContacts([{ uid: 7, contactId: 501 }]);
+      expect((await store.loadWork(42, Date.now(), 10))?.users.get(7)).toEqual({ ...ann, contactId: 501 });
+    });
   });
 
-  it('a clean group with a dirty member is claimed', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await syncAll(1);
-    await accept(joined(1, member(ann)), at(1));
-    expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+  describe('generation check', () => {
+    it('a sync that read an older dirtySeq leaves the member dirty when a newer event arrived meanwhile', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      const work = await store.loadWork(42, Date.now(), 100);
+      const read = work!.members[0]!;
+      const newer = await accept(changed(42, member(ann, 'blocked')), at(1));
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq, civiMemberStatus: 'Added' }]);
+
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty', civiMemberStatus: 'Added' });
+      expect(await statusOf(newer)).toBe('pending');
+      expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([7]);
+
+      // The next sync, of what it read now, finishes it.
+      const again = (await store.loadWork(42, Date.now(), 100))!.members[0]!;
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: again.dirtySeq, civiMemberStatus: 'Removed' }]);
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Removed' });
+      expect(await statusOf(newer)).toBe('done');
+    });
+
+    it('the same for a group', async () => {
+      await accept(groupCreated(42, 'Old'), at(0));
+      const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
+      await accept(groupUpdated(42, 'New'), at(1));
+      await store.groupSynced(42, read, { title: 'Old' }, Date.now());
+      expect(await store.group(42)).toMatchObject({ title: 'New', syncState: 'dirty' });
+      expect(await store.claimGroup('w', Date.now(), 1000)).toBe(42);
+    });
   });
 
-  it('a group in backoff is not claimed until next_attempt_at', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    const now = Date.now();
-    await store.groupFailed(1, { error: 'CiviCRM down', retryAt: now + 60_000 });
-    expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
-    expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+  describe('saveContacts', () => {
+    it('stores contact ids, for known users and for users not seen yet', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await store.saveContacts([
+        { uid: 7, contactId: 501 },
+        { uid: 55, contactId: 502 },
+      ]);
+      expect(await store.user(7)).toEqual({ ...ann, contactId: 501 });
+      expect(await store.user(55)).toEqual({ id: 55, contactId: 502 });
+      await store.saveContacts([{ uid: 7, contactId: 600 }]);
+      expect((await store.user(7))?.contactId).toBe(600);
+    });
+
+    it('a later profile update keeps the contact id', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await store.saveContacts([{ uid: 7, contactId: 501 }]);
+      await accept(changed(42, member({ ...ann, lastName: 'Lee-Smith' })), at(1));
+      expect(await store.user(7)).toEqual({ ...ann, lastName: 'Lee-Smith', contactId: 501 });
+    });
   });
 
-  it('a member in backoff alone does not make its clean group claimable until it is due', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await syncAll(1);
-    await accept(joined(1, member(ann)), at(1));
-    const now = Date.now();
-    await store.memberFailed(1, 7, { error: 'timeout', retryAt: now + 60_000 });
-    expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
-    expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+  describe('listEvents', () => {
+    it('lists newest first, with a limit', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await accept(joined(42, member({ id: 100 + i })), at(i), `evt-${i}`));
+      expect((await store.listEvents({ limit: 100 })).map((e) => e.id)).toEqual([...ids].reverse());
+      expect((await store.listEvents({ limit: 3 })).map((e) => e.id)).toEqual(['evt-4', 'evt-3', 'evt-2']);
+      expect((await store.listEvents({ limit: 1 })).map((e) => e.id)).toEqual(['evt-4']);
+    });
+
+    it('orders by arrival, not by event time', async () => {
+      await accept(joined(42, member(ann)), at(10), 'late-news');
+      await accept(joined(42, member(bob)), at(0), 'old-news');
+      expect((await store.listEvents({ limit: 10 })).map((e) => e.id)).toEqual(['old-news', 'late-news']);
+    });
+
+    it('filters by status', async () => {
+      await accept(joined(42, member(ann)), at(0), 'a');
+      await accept(joined(43, member(bob)), at(0), 'b');
+      await accept(joined(44, member(cyd)), at(0), 'c');
+      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      await store.memberFailed(44, 9, { error: 'x' });
+      expect((await store.listEvents({ status: 'done', limit: 10 })).map((e) => e.id)).toEqual(['a']);
+      expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual(['b']);
+      expect((await store.listEvents({ status: 'dead', limit: 10 })).map((e) => e.id)).toEqual(['c']);
+    });
   });
 
-  it('a dead group is not claimed; a new membership event revives it', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await store.groupFailed(1, { error: 'permission denied' });
-    expect((await store.group(1))?.syncState).toBe('dead');
-    expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
-
-    await accept(joined(1, member(ann)), at(1));
-    expect(await store.group(1)).toMatchObject({ syncState: 'dirty', attempts: 0 });
-    expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
-  });
-
-  it('a dead group is revived by a newer group event too', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await store.groupFailed(1, { error: 'permission denied' });
-    await accept(groupUpdated(1, 'One, renamed'), at(1));
-    expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
-  });
-
-  it('the least recently worked group goes first', async () => {
-    await accept(groupCreated(1, 'One'), at(0));
-    await accept(groupCreated(2, 'Two'), at(0));
-    const now = Date.now();
-    const first = (await store.claimGroup('w1', now, LEASE))!;
-    await store.releaseGroup(first, 'w1');
-    const next = await store.claimGroup('w1', Date.now(), LEASE);
-    expect(next).not.toBe(first);
-  });
-});
-
-describe('loadWork', () => {
-  it('returns only the due dirty members, with their user profiles', async () => {
-    await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays' }), at(0));
-    await accept(joined(42, member(ann, 'active', true)), at(0)); // due
-    await accept(joined(42, member(bob)), at(0)); // will be clean
-    await accept(joined(42, member(cyd, 'pending')), at(0)); // will be in backoff
-    await accept(joined(42, member({ id: 10, email: 'dee@example.org' })), at(0)); // will be dead
-    await accept(left(42, 11), at(0)); // due, no profile
-    await accept(joined(43, member({ id: 12 })), at(0)); // another group
-
-    const now = Date.now();
-    await store.membersSynced(42, [{ uid: 8, dirtySeq: (await memberOf(42, 8))!.dirtySeq }]);
-    await store.memberFailed(42, 9, { error: 'timeout', retryAt: now + 60_000 });
-    await store.memberFailed(42, 10, { error: 'no contact' });
-
-    const work = await store.loadWork(42, now, 100);
-    expect(work?.group).toMatchObject({ ogId: 42, title: 'Chess Club', description: 'Tuesdays', syncState: 'dirty' });
-    expect(work?.members.map((m) => [m.uid, m.state, m.isAdmin])).toEqual([
-      [7, 'active', true],
-      [11, 'deleted', false],
-    ]);
-    expect(work?.users).toEqual(
-      new Map([
-        [7, ann],
-        [11, { id: 11 }],
-      ]),
-    );
-
-    // Once the backoff is over, that member is due too.
-    expect((await store.loadWork(42, now + 60_000, 100))?.members.map((m) => m.uid)).toEqual([7, 9, 11]);
-  });
-
-  it('honours the member limit, and is undefined for an unknown group', async () => {
-    for (let uid = 1; uid <= 5; uid++) await accept(joined(42, member({ id: uid })), at(0));
-    expect((await store.loadWork(42, Date.now(), 2))?.members.map((m) => m.uid)).toEqual([1, 2]);
-    expect(await store.loadWork(99, Date.now(), 2)).toBeUndefined();
-  });
-
-  it('gives the contact id a user resolved to', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await store.saveContacts([{ uid: 7, contactId: 501 }]);
-    expect((await store.loadWork(42, Date.now(), 10))?.users.get(7)).toEqual({ ...ann, contactId: 501 });
-  });
-});
-
-describe('generation check', () => {
-  it('a sync that read an older dirtySeq leaves the member dirty when a newer event arrived meanwhile', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    const work = await store.loadWork(42, Date.now(), 100);
-    const read = work!.members[0]!;
-    const newer = await accept(changed(42, member(ann, 'blocked')), at(1));
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq, civiMemberStatus: 'Added' }]);
-
-    expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty', civiMemberStatus: 'Added' });
-    expect(await statusOf(newer)).toBe('pending');
-    expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([7]);
-
-    // The next sync, of what it read now, finishes it.
-    const again = (await store.loadWork(42, Date.now(), 100))!.members[0]!;
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: again.dirtySeq, civiMemberStatus: 'Removed' }]);
-    expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Removed' });
-    expect(await statusOf(newer)).toBe('done');
-  });
-
-  it('the same for a group', async () => {
-    await accept(groupCreated(42, 'Old'), at(0));
-    const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
-    await accept(groupUpdated(42, 'New'), at(1));
-    await store.groupSynced(42, read, { title: 'Old' }, Date.now());
-    expect(await store.group(42)).toMatchObject({ title: 'New', syncState: 'dirty' });
-    expect(await store.claimGroup('w', Date.now(), 1000)).toBe(42);
-  });
-});
-
-describe('saveContacts', () => {
-  it('stores contact ids, for known users and for users not seen yet', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await store.saveContacts([
-      { uid: 7, contactId: 501 },
-      { uid: 55, contactId: 502 },
-    ]);
-    expect(await store.user(7)).toEqual({ ...ann, contactId: 501 });
-    expect(await store.user(55)).toEqual({ id: 55, contactId: 502 });
-    await store.saveContacts([{ uid: 7, contactId: 600 }]);
-    expect((await store.user(7))?.contactId).toBe(600);
-  });
-
-  it('a later profile update keeps the contact id', async () => {
-    await accept(joined(42, member(ann)), at(0));
-    await store.saveContacts([{ uid: 7, contactId: 501 }]);
-    await accept(changed(42, member({ ...ann, lastName: 'Lee-Smith' })), at(1));
-    expect(await store.user(7)).toEqual({ ...ann, lastName: 'Lee-Smith', contactId: 501 });
-  });
-});
-
-describe('listEvents', () => {
-  it('lists newest first, with a limit', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await accept(joined(42, member({ id: 100 + i })), at(i), `evt-${i}`));
-    expect((await store.listEvents({ limit: 100 })).map((e) => e.id)).toEqual([...ids].reverse());
-    expect((await store.listEvents({ limit: 3 })).map((e) => e.id)).toEqual(['evt-4', 'evt-3', 'evt-2']);
-    expect((await store.listEvents({ limit: 1 })).map((e) => e.id)).toEqual(['evt-4']);
-  });
-
-  it('orders by arrival, not by event time', async () => {
-    await accept(joined(42, member(ann)), at(10), 'late-news');
-    await accept(joined(42, member(bob)), at(0), 'old-news');
-    expect((await store.listEvents({ limit: 10 })).map((e) => e.id)).toEqual(['old-news', 'late-news']);
-  });
-
-  it('filters by status', async () => {
-    await accept(joined(42, member(ann)), at(0), 'a');
-    await accept(joined(43, member(bob)), at(0), 'b');
-    await accept(joined(44, member(cyd)), at(0), 'c');
-    await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
-    await store.memberFailed(44, 9, { error: 'x' });
-    expect((await store.listEvents({ status: 'done', limit: 10 })).map((e) => e.id)).toEqual(['a']);
-    expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual(['b']);
-    expect((await store.listEvents({ status: 'dead', limit: 10 })).map((e) => e.id)).toEqual(['c']);
-  });
-});
-
-describe('checkWritable', () => {
-  it('resolves on an open store and rejects on a closed one', async () => {
-    await expect(store.checkWritable()).resolves.toBeUndefined();
-    await store.close();
-    await expect(store.checkWritable()).rejects.toThrow();
+  describe('checkWritable', () => {
+    it('resolves on an open store and rejects on a closed one', async () => {
+      await expect(store.checkWritable()).resolves.toBeUndefined();
+      await store.close();
+      await expect(store.checkWritable()).rejects.toThrow();
+    });
   });
 });

@@ -119,10 +119,12 @@ describe('group nodes', () => {
 
 describe('OG memberships', () => {
   it('a membership create records the member, the acting user as its profile, and a placeholder group', async () => {
+    const before = Date.now();
     await deliver(drupalFixture('og-membership-create'));
-    expect(await app.store.listEvents({ limit: 10 })).toEqual([
-      expect.objectContaining({ source: 'drupal', type: 'og.membership.created', occurred_at: '2026-11-24T10:05:30.000Z' }),
-    ]);
+    const [event] = await app.store.listEvents({ limit: 10 });
+    expect(event).toMatchObject({ source: 'drupal', type: 'og.membership.created' });
+    // Memberships go by the time of receipt, not by the entity's `created`.
+    expect(Date.parse(event!.occurred_at)).toBeGreaterThanOrEqual(before);
     expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'pending', isAdmin: false })]);
     // The mail is trimmed; an empty last name is left out.
     expect(await app.store.user(9)).toEqual({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
