@@ -1,0 +1,80 @@
+// Two service processes on one PostgreSQL store, one CiviCRM: deliveries spread over both
+// replicas end up in CiviCRM once, with no group or contact made twice.
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
+import { ADMIN_TOKEN, nativeBody, signedNative, testEnv } from './support/app.js';
+import { statusesOf } from './support/civicrm-view.js';
+import { createTestSchema, type TestSchema } from './support/postgres.js';
+import { startService, type Service } from './support/process.js';
+import { waitFor } from './support/wait.js';
+
+let emulator: CiviEmulator;
+let schema: TestSchema;
+let replicas: Service[] = [];
+
+beforeEach(async () => {
+  emulator = await startEmulator();
+  schema = await createTestSchema();
+});
+
+afterEach(async () => {
+  for (const replica of replicas) {
+    replica.child.signal('SIGKILL');
+    await replica.child.exited;
+  }
+  replicas = [];
+  await emulator.close();
+  await schema.drop();
+});
+
+it('two replicas share the work and make every group, contact and membership once', { timeout: 120_000 }, async () => {
+  const env = testEnv({
+    CIVICRM_URL: emulator.restUrl,
+    CIVICRM_API_KEY: emulator.apiKey,
+    CIVICRM_SITE_KEY: emulator.siteKey,
+    DATABASE_URL: schema.url,
+    SYNC_CONCURRENCY: '3',
+  });
+  replicas = await Promise.all([startService(env), startService(env)]);
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+
+  const deliveries: Array<{ type: string; data: unknown; timestamp: string }> = [];
+  for (let g = 1; g <= 12; g++) {
+    deliveries.push({ type: 'og.group.created', data: { group: { id: g, title: `Club ${g}` } }, timestamp: at(0) });
+    for (let u = 1; u <= 10; u++) {
+      // The same people join several clubs, so both replicas race to find or make their contacts.
+      const user = { id: u, email: `member${u}@example.org` };
+      deliveries.push({ type: 'og.membership.created', data: { group_id: g, user, state: 'active', is_admin: u === 1 }, timestamp: at(1) });
+    }
+    deliveries.push({ type: 'og.group.updated', data: { group: { id: g, title: `Club ${g} (renamed)` } }, timestamp: at(2) });
+  }
+  await Promise.all(
+    deliveries.map(async (d, i) => {
+      const { headers, payload } = signedNative(nativeBody(d.type, d.data, d.timestamp));
+      const answer = await fetch(`${replicas[i % 2]!.url}/webhooks/og`, { method: 'POST', headers, body: payload });
+      expect(answer.status).toBe(202);
+    }),
+  );
+
+  await waitFor(async () => {
+    const status = (await (await fetch(`${replicas[0]!.url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
+      accepted: number;
+      dead: number;
+      work: { groups: { dirty: number }; members: { dirty: number } };
+    };
+    return status.accepted === deliveries.length && status.work.groups.dirty === 0 && status.work.members.dirty === 0 && status;
+  }, 'both replicas to finish', { timeoutMs: 90_000 });
+
+  const db = emulator.db;
+  expect(db.groups.all()).toHaveLength(24);
+  for (let g = 1; g <= 12; g++) {
+    expect(db.groupBySource(`OG Sync Group :${g}:`)?.title).toBe(`Club ${g} (renamed)`);
+    expect(statusesOf(emulator, g, 1)).toEqual({ member: 'Added', acl: 'Added' });
+    for (let u = 2; u <= 10; u++) expect(statusesOf(emulator, g, u).member).toBe('Added');
+  }
+  const emails = db.emails.all().map((e) => e.email);
+  expect(new Set(emails).size).toBe(emails.length);
+  expect(db.ufMatches.all()).toHaveLength(10);
+  expect(db.aclEntityRoles.all()).toHaveLength(12);
+  expect(db.acls.all()).toHaveLength(12);
+});
