@@ -2,9 +2,20 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { OgEvent, OgUser } from '../events/model.js';
-import { ledgerChangesOf, type LedgerChanges, type LedgerMemberState } from './changes.js';
+import type { OgEvent } from '../events/model.js';
+import { ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { migrations } from './migrations.js';
+import {
+  failureState,
+  groupRecord,
+  memberRecord,
+  PLACEHOLDER_CHANGED_AT,
+  RESET_SYNC,
+  userRecord,
+  type GroupRow,
+  type MemberRow,
+  type UserRow,
+} from './rows.js';
 import type {
   AcceptOutcome,
   EventCounts,
@@ -15,50 +26,10 @@ import type {
   MemberRecord,
   MemberSynced,
   Store,
-  SyncState,
   UserRecord,
   WorkCounts,
 } from './store.js';
 import { EVENT_STATUS_SQL, eventSummary, type EventRow } from './event-status.js';
-
-interface GroupRow {
-  og_id: number;
-  title: string | null;
-  description: string | null;
-  deleted: number;
-  changed_at: number;
-  sync_state: SyncState;
-  dirty_seq: number;
-  attempts: number;
-  last_error: string | null;
-  civi: string | null;
-  synced_at: number | null;
-}
-
-interface MemberRow {
-  og_id: number;
-  uid: number;
-  state: LedgerMemberState;
-  is_admin: number;
-  changed_at: number;
-  sync_state: SyncState;
-  dirty_seq: number;
-  attempts: number;
-  last_error: string | null;
-  civi_member_status: string | null;
-  civi_acl_status: string | null;
-}
-
-interface UserRow {
-  uid: number;
-  email: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  contact_id: number | null;
-}
-
-/** A placeholder group row loses to any real group event. */
-const PLACEHOLDER_CHANGED_AT = -1;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -466,48 +437,3 @@ function prepare(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepare>;
-
-const failureState = (failure: Failure): SyncState => (failure.retryAt === undefined ? 'dead' : 'dirty');
-
-const RESET_SYNC = `sync_state = 'dirty', attempts = 0, next_attempt_at = 0, last_error = NULL`;
-
-function groupRecord(row: GroupRow): GroupRecord {
-  return {
-    ogId: row.og_id,
-    ...(row.title !== null && { title: row.title }),
-    ...(row.description !== null && { description: row.description }),
-    deleted: row.deleted === 1,
-    changedAt: row.changed_at,
-    syncState: row.sync_state,
-    dirtySeq: row.dirty_seq,
-    attempts: row.attempts,
-    ...(row.last_error !== null && { lastError: row.last_error }),
-    ...(row.civi !== null && { civi: JSON.parse(row.civi) as unknown }),
-    ...(row.synced_at !== null && { syncedAt: row.synced_at }),
-  };
-}
-
-function memberRecord(row: MemberRow): MemberRecord {
-  return {
-    ogId: row.og_id,
-    uid: row.uid,
-    state: row.state,
-    isAdmin: row.is_admin === 1,
-    changedAt: row.changed_at,
-    syncState: row.sync_state,
-    dirtySeq: row.dirty_seq,
-    attempts: row.attempts,
-    ...(row.last_error !== null && { lastError: row.last_error }),
-    ...(row.civi_member_status !== null && { civiMemberStatus: row.civi_member_status }),
-    ...(row.civi_acl_status !== null && { civiAclStatus: row.civi_acl_status }),
-  };
-}
-
-function userRecord(row: UserRow): UserRecord {
-  const user: UserRecord & OgUser = { id: row.uid };
-  if (row.email !== null) user.email = row.email;
-  if (row.first_name !== null) user.firstName = row.first_name;
-  if (row.last_name !== null) user.lastName = row.last_name;
-  if (row.contact_id !== null) user.contactId = row.contact_id;
-  return user;
-}

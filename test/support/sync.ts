@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createSync } from '../../src/sync/service.js';
-import { startEmulator, type CiviEmulator, type EmulatorOptions } from '../civicrm-emulator/index.js';
+import { startEmulator, type EmulatorOptions } from '../civicrm-emulator/index.js';
 import { ADMIN_TOKEN, nativeBody, openTempStore, signedDrupal, signedNative, testConfig } from './app.js';
 import { waitFor } from './wait.js';
 

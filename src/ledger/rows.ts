@@ -1,0 +1,90 @@
+// The ledger's tables as rows, and their mapping to the Store's records: one definition
+// for both stores.
+import type { OgUser } from '../events/model.js';
+import type { LedgerMemberState } from './changes.js';
+import type { Failure, GroupRecord, MemberRecord, SyncState, UserRecord } from './store.js';
+
+export interface GroupRow {
+  og_id: number;
+  title: string | null;
+  description: string | null;
+  deleted: number;
+  changed_at: number;
+  sync_state: SyncState;
+  dirty_seq: number;
+  attempts: number;
+  last_error: string | null;
+  civi: string | null;
+  synced_at: number | null;
+}
+
+export interface MemberRow {
+  og_id: number;
+  uid: number;
+  state: LedgerMemberState;
+  is_admin: number;
+  changed_at: number;
+  sync_state: SyncState;
+  dirty_seq: number;
+  attempts: number;
+  last_error: string | null;
+  civi_member_status: string | null;
+  civi_acl_status: string | null;
+}
+
+export interface UserRow {
+  uid: number;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  contact_id: number | null;
+}
+
+/** A placeholder group row loses to any real group event. */
+export const PLACEHOLDER_CHANGED_AT = -1;
+
+/** A fresh start for an item's sync: due now, no attempts, no error. */
+export const RESET_SYNC = `sync_state = 'dirty', attempts = 0, next_attempt_at = 0, last_error = NULL`;
+
+export const failureState = (failure: Failure): SyncState => (failure.retryAt === undefined ? 'dead' : 'dirty');
+
+export function groupRecord(row: GroupRow): GroupRecord {
+  return {
+    ogId: row.og_id,
+    ...(row.title !== null && { title: row.title }),
+    ...(row.description !== null && { description: row.description }),
+    deleted: row.deleted === 1,
+    changedAt: row.changed_at,
+    syncState: row.sync_state,
+    dirtySeq: row.dirty_seq,
+    attempts: row.attempts,
+    ...(row.last_error !== null && { lastError: row.last_error }),
+    ...(row.civi !== null && { civi: JSON.parse(row.civi) as unknown }),
+    ...(row.synced_at !== null && { syncedAt: row.synced_at }),
+  };
+}
+
+export function memberRecord(row: MemberRow): MemberRecord {
+  return {
+    ogId: row.og_id,
+    uid: row.uid,
+    state: row.state,
+    isAdmin: row.is_admin === 1,
+    changedAt: row.changed_at,
+    syncState: row.sync_state,
+    dirtySeq: row.dirty_seq,
+    attempts: row.attempts,
+    ...(row.last_error !== null && { lastError: row.last_error }),
+    ...(row.civi_member_status !== null && { civiMemberStatus: row.civi_member_status }),
+    ...(row.civi_acl_status !== null && { civiAclStatus: row.civi_acl_status }),
+  };
+}
+
+export function userRecord(row: UserRow): UserRecord {
+  const user: UserRecord & OgUser = { id: row.uid };
+  if (row.email !== null) user.email = row.email;
+  if (row.first_name !== null) user.firstName = row.first_name;
+  if (row.last_name !== null) user.lastName = row.last_name;
+  if (row.contact_id !== null) user.contactId = row.contact_id;
+  return user;
+}
