@@ -2,7 +2,7 @@
 // has been synced past it, dead when one of those items is dead, pending otherwise.
 // Deriving it keeps the event log append-only and the status always in step with the items.
 import type { EventSource, EventType } from '../events/model.js';
-import type { EventSummary } from './store.js';
+import type { EventCounts, EventSummary } from './store.js';
 
 export interface EventRow {
   seq: number;
@@ -19,9 +19,10 @@ export interface EventRow {
 /**
  * One row per event with its derived status; plain SQL that SQLite and PostgreSQL share.
  * A membership cannot be synced while its group is not, so a membership event also shows
- * its group's failure.
+ * its group's failure. `candidates`, a query of event seqs, limits the work to those events.
  */
-export const EVENT_STATUS_SQL = `
+export function eventStatusSql(candidates?: string): string {
+  return `
 SELECT seq, id, source, type, received_at, occurred_at,
   CASE rank WHEN 3 THEN 'dead' WHEN 2 THEN 'retrying' WHEN 1 THEN 'pending' ELSE 'done' END AS status,
   attempts, last_error
@@ -46,9 +47,55 @@ FROM (
     LEFT JOIN event_targets t ON t.event_seq = e.seq
     LEFT JOIN og_groups g ON g.og_id = t.og_id
     LEFT JOIN og_members m ON t.uid <> 0 AND m.og_id = t.og_id AND m.uid = t.uid
+    ${candidates ? `WHERE e.seq IN (${candidates})` : ''}
   ) items
   GROUP BY seq, id, source, type, received_at, occurred_at
 ) ranked`;
+}
+
+/**
+ * The events that can be anything but done: those that changed an item not clean now.
+ * Found from the unclean items (few, and indexed), not by visiting the whole log.
+ */
+export const UNSETTLED_EVENTS = `
+  SELECT t.event_seq FROM og_members m JOIN event_targets t ON t.og_id = m.og_id AND t.uid = m.uid
+  WHERE m.sync_state <> 'clean'
+  UNION
+  SELECT t.event_seq FROM og_groups g JOIN event_targets t ON t.og_id = g.og_id
+  WHERE g.sync_state <> 'clean'`;
+
+/** The newest `limit` events. */
+export function newestEvents(limit: number): string {
+  return `SELECT seq FROM events ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`;
+}
+
+/** A listing's query and the statuses it keeps: only the events that can match are ranked. */
+export function listingQuery(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): {
+  sql: string;
+  statuses?: Array<EventRow['status']>;
+} {
+  switch (filter.status) {
+    case 'pending':
+      return { sql: eventStatusSql(UNSETTLED_EVENTS), statuses: ['pending', 'retrying'] };
+    case 'dead':
+      return { sql: eventStatusSql(UNSETTLED_EVENTS), statuses: ['dead'] };
+    case 'done':
+      return { sql: eventStatusSql(), statuses: ['done'] };
+    default:
+      return { sql: eventStatusSql(newestEvents(filter.limit)) };
+  }
+}
+
+/** Counts from the total and the ranked unsettled events: every other event is done. */
+export function eventCountsOf(total: number, unsettled: Array<{ status: EventRow['status']; n: number }>): EventCounts {
+  const counts: EventCounts = { accepted: total, pending: 0, retrying: 0, dead: 0, done: total };
+  for (const row of unsettled) {
+    if (row.status === 'done') continue;
+    counts[row.status] += Number(row.n);
+    counts.done -= Number(row.n);
+  }
+  return counts;
+}
 
 export function eventSummary(row: EventRow): EventSummary {
   return {

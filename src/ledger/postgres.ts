@@ -17,7 +17,7 @@ import pg from 'pg';
 import type { CustomTypesConfig, PoolClient } from 'pg';
 import type { OgEvent } from '../events/model.js';
 import { ledgerChangesOf, type LedgerChanges } from './changes.js';
-import { EVENT_STATUS_SQL, eventSummary, type EventRow } from './event-status.js';
+import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
 import { migrations } from './migrations.js';
 import {
   failureState,
@@ -159,15 +159,11 @@ export class PostgresStore implements Store {
   }
 
   async eventCounts(): Promise<EventCounts> {
+    const total = await this.pool.query<{ n: number }>('SELECT count(*) AS n FROM events');
     const { rows } = await this.pool.query<{ status: EventRow['status']; n: number }>(
-      `SELECT status, count(*) AS n FROM (${EVENT_STATUS_SQL}) statuses GROUP BY status`,
+      `SELECT status, count(*) AS n FROM (${eventStatusSql(UNSETTLED_EVENTS)}) statuses GROUP BY status`,
     );
-    const counts: EventCounts = { accepted: 0, pending: 0, retrying: 0, dead: 0, done: 0 };
-    for (const row of rows) {
-      counts[row.status] += row.n;
-      counts.accepted += row.n;
-    }
-    return counts;
+    return eventCountsOf(Number(total.rows[0]!.n), rows);
   }
 
   async workCounts(): Promise<WorkCounts> {
@@ -187,13 +183,13 @@ export class PostgresStore implements Store {
   }
 
   async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
-    const statuses = filter.status === 'pending' ? ['pending', 'retrying'] : filter.status ? [filter.status] : undefined;
+    const { sql, statuses } = listingQuery(filter);
     const { rows } = statuses
       ? await this.pool.query<EventRow>(
-          `SELECT * FROM (${EVENT_STATUS_SQL}) statuses WHERE status = ANY($1::text[]) ORDER BY seq DESC LIMIT $2`,
+          `SELECT * FROM (${sql}) statuses WHERE status = ANY($1::text[]) ORDER BY seq DESC LIMIT $2`,
           [statuses, filter.limit],
         )
-      : await this.pool.query<EventRow>(`SELECT * FROM (${EVENT_STATUS_SQL}) statuses ORDER BY seq DESC LIMIT $1`, [filter.limit]);
+      : await this.pool.query<EventRow>(`SELECT * FROM (${sql}) statuses ORDER BY seq DESC LIMIT $1`, [filter.limit]);
     return rows.map(eventSummary);
   }
 

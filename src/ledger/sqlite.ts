@@ -29,7 +29,7 @@ import type {
   UserRecord,
   WorkCounts,
 } from './store.js';
-import { EVENT_STATUS_SQL, eventSummary, type EventRow } from './event-status.js';
+import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -122,15 +122,11 @@ export class SqliteStore implements Store {
   }
 
   async eventCounts(): Promise<EventCounts> {
-    const rows = this.db
-      .prepare(`SELECT status, count(*) AS n FROM (${EVENT_STATUS_SQL}) GROUP BY status`)
+    const total = this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+    const unsettled = this.db
+      .prepare(`SELECT status, count(*) AS n FROM (${eventStatusSql(UNSETTLED_EVENTS)}) GROUP BY status`)
       .all() as Array<{ status: EventRow['status']; n: number }>;
-    const counts: EventCounts = { accepted: 0, pending: 0, retrying: 0, dead: 0, done: 0 };
-    for (const row of rows) {
-      counts[row.status] += row.n;
-      counts.accepted += row.n;
-    }
-    return counts;
+    return eventCountsOf(total, unsettled);
   }
 
   async workCounts(): Promise<WorkCounts> {
@@ -154,10 +150,10 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
-    const statuses = filter.status === 'pending' ? ['pending', 'retrying'] : filter.status ? [filter.status] : undefined;
+    const { sql, statuses } = listingQuery(filter);
     const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
     const rows = this.db
-      .prepare(`SELECT * FROM (${EVENT_STATUS_SQL}) ${where} ORDER BY seq DESC LIMIT ?`)
+      .prepare(`SELECT * FROM (${sql}) ${where} ORDER BY seq DESC LIMIT ?`)
       .all(...(statuses ?? []), filter.limit) as EventRow[];
     return rows.map(eventSummary);
   }
