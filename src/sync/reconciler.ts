@@ -139,9 +139,13 @@ export class Reconciler {
       member: await this.rowsOf(state.memberGroupId),
       acl: await this.rowsOf(state.aclGroupId),
     };
-    const contacts = await resolveContacts(this.options.civi, members.map((m) => users.get(m.uid) ?? { id: m.uid }), {
-      createMissing: false,
+    // Looked up afresh rather than taken from the cache: contacts merged in CiviCRM since move
+    // their UFMatch to the contact kept, and a reconcile is where that is caught.
+    const profiles = members.map((m): UserRecord => {
+      const { contactId: _cached, ...user } = users.get(m.uid) ?? { id: m.uid };
+      return user;
     });
+    const contacts = await resolveContacts(this.options.civi, profiles, { createMissing: false });
     const audited: AuditedMember[] = members.map((m) => {
       const contact = contacts.get(m.uid);
       return { uid: m.uid, state: m.state, isAdmin: m.isAdmin, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
