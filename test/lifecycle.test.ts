@@ -1,5 +1,6 @@
 // The process from the outside: start-up errors, secrets in the logs, SIGTERM, and the
 // `migrate` and `send` commands, each run as a real child process.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -9,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../src/ledger/migrations.js';
 import { SqliteStore } from '../src/ledger/sqlite.js';
 import { ADMIN_TOKEN, SECRET, nativeBody, signedDrupal, signedNative, tempDir, testEnv } from './support/app.js';
-import { GiveUp, pollUntil, runCli, spawnTs, startService, type Child, type Service } from './support/process.js';
+import { GiveUp, pollUntil, REPO_ROOT, runCli, spawnTs, startService, type Child, type Service } from './support/process.js';
 
 let dir: ReturnType<typeof tempDir>;
 let dbPath: string;
@@ -371,5 +372,15 @@ describe('og-civicrm-sync send', () => {
     const file = join(dir.path, 'event.json');
     writeFileSync(file, JSON.stringify(membership(7)));
     expectOneLineNaming(await runCli(['send', file], {}), 'WEBHOOK_SECRETS');
+  });
+});
+
+describe('the built package', () => {
+  it('npm run build makes `npx og-civicrm-sync` and `node dist/cli.js` work', { timeout: 120_000 }, () => {
+    const run = (command: string, args: string[]) =>
+      execFileSync(command, args, { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, npm_config_yes: 'false' } });
+    run('npm', ['run', 'build']);
+    expect(run('npx', ['--no-install', 'og-civicrm-sync', 'help'])).toMatch(/^og-civicrm-sync \d+\.\d+\.\d+: /);
+    expect(run(process.execPath, ['dist/cli.js', 'help'])).toMatch(/backfill <file>/);
   });
 });
