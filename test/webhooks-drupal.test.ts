@@ -109,6 +109,14 @@ describe('group nodes', () => {
     await expectNothingStored(app);
   });
 
+  it('takes a body of nearly 1 MiB of "<" in stride and keeps the 65,535 bytes CiviCRM can store', async () => {
+    // Any editor of group content can send this: the signature does not protect against it.
+    const delivery = drupalFixture('node-group-create');
+    delivery.entity.body = [{ value: '<'.repeat(1_000_000), format: 'basic_html', summary: '' }];
+    await deliver(delivery);
+    expect((await app.store.group(42))?.description).toBe('<'.repeat(65_535));
+  });
+
   it('keeps entity names that happen to be Object.prototype members as written', async () => {
     const delivery = drupalFixture('node-group-create');
     delivery.entity.body = [{ value: '<p>&constructor; &toString; &valueOf; &amp;</p>', format: 'basic_html' }];

@@ -2,7 +2,8 @@
 // Pure: no I/O. The module posts `{"event", "user", "entity"}` where `user` (the acting account)
 // and `entity` are Drupal's default serializer normalization: every field is a list of items,
 // e.g. `"title": [{"value": "Chess Club"}]`.
-import type { MemberState, OgChange, OgGroup, OgUser } from './model.js';
+import { htmlToText } from './html-text.js';
+import { fitDescription, type MemberState, type OgChange, type OgGroup, type OgUser } from './model.js';
 
 export type DrupalTranslation =
   | { kind: 'event'; change: OgChange; occurredAt?: number }
@@ -91,7 +92,7 @@ function toGroup(id: number, node: Fields, actor: Fields | undefined): OgGroup {
   const group: OgGroup = { id, title };
 
   const body = stringProp(node, 'body', 'value');
-  const description = body === undefined ? '' : htmlToText(body);
+  const description = body === undefined ? '' : fitDescription(htmlToText(body));
   if (description) group.description = description;
 
   // uid 0 is Drupal's anonymous user: nodes of a cancelled account are reassigned to it.
@@ -224,39 +225,6 @@ function shown(value: unknown): string {
 
 function withTime(change: OgChange, occurredAt: number | undefined): DrupalTranslation {
   return occurredAt === undefined ? { kind: 'event', change } : { kind: 'event', change, occurredAt };
-}
-
-// ---- text --------------------------------------------------------------------------------
-
-// The markup entities plus the typographic ones editors (CKEditor 4 in particular) write;
-// anything rarer stays as written rather than carrying the whole HTML entity table.
-const ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '',
-  mdash: '—', ndash: '–', hellip: '…', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”',
-  laquo: '«', raquo: '»', bull: '•', middot: '·', copy: '©', reg: '®', trade: '™', euro: '€',
-};
-
-/** Plain text of a formatted text value: tags dropped, entities decoded, one line per block. */
-export function htmlToText(html: string): string {
-  const text = html
-    .replace(/<!--[\s\S]*?-->/g, '')
-    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, '')
-    // Line breaks in the source are mere spaces in HTML; block boundaries are the real ones.
-    .replace(/\s+/g, ' ')
-    .replace(/<\/?(p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|table|section|article)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, decodeEntity);
-  return text
-    .split('\n')
-    .map((line) => line.replace(/\s+/g, ' ').trim())
-    .filter((line) => line !== '')
-    .join('\n');
-}
-
-function decodeEntity(entity: string, name: string): string {
-  if (name[0] !== '#') return Object.hasOwn(ENTITIES, name) ? ENTITIES[name]! : entity;
-  const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-  return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : entity;
 }
 
 // ---- small helpers -----------------------------------------------------------------------

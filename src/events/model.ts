@@ -47,3 +47,19 @@ export interface OgEvent {
 export function groupIdOf(change: OgChange): number {
   return 'group' in change ? change.group.id : change.groupId;
 }
+
+/**
+ * CiviCRM keeps a group's description in a MySQL `text` column, 65,535 bytes
+ * (civicrm-core schema/Contact/Group.entityType.php, `description`: sql_type `text`).
+ */
+export const DESCRIPTION_MAX_BYTES = 65_535;
+
+/** The description cut, at a character boundary, to what CiviCRM can store. */
+export function fitDescription(text: string): string {
+  if (text.length * 3 <= DESCRIPTION_MAX_BYTES) return text; // cheap: no UTF-16 unit takes more than 3 bytes
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= DESCRIPTION_MAX_BYTES) return text;
+  let end = DESCRIPTION_MAX_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back off a continuation byte
+  return bytes.subarray(0, end).toString('utf8');
+}

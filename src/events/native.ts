@@ -2,7 +2,7 @@
 import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { EVENT_TYPES, ManualEventVariants, ManualId, NativeEventVariants, type EventTypeName } from './schemas.js';
-import type { OgChange, OgGroup, OgMember, OgUser } from './model.js';
+import { fitDescription, type OgChange, type OgGroup, type OgMember, type OgUser } from './model.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; detail: string };
 
@@ -89,7 +89,7 @@ function toUser(user: UserBody): OgUser {
 
 function toGroup(group: GroupBody): OgGroup {
   const out: OgGroup = { id: id(group.id), title: group.title };
-  if (group.description !== undefined) out.description = group.description;
+  if (group.description !== undefined) out.description = fitDescription(group.description);
   if (group.owner) out.owner = toUser(group.owner);
   return out;
 }
