@@ -4,8 +4,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CiviClient, CiviError, type CiviClientOptions } from '../src/civicrm/client.js';
 import { startEmulator } from './civicrm-emulator/index.js';
 
-const API_KEY = 'apikey-0123456789abcdef';
-const SITE_KEY = 'sitekey-fedcba9876543210';
+// Made the way CiviCRM's docs suggest (base64), so they hold `+`, `/` and `=`.
+const API_KEY = 'k3y+Api/0123456789abcdef+/w==';
+const SITE_KEY = 's1te/Key+fedcba9876543210/+Q=';
+
+/** Every way a key comes back when a server quotes the request: form-encoded, HTML- and JSON-escaped. */
+function spellings(secret: string): string[] {
+  const percent = encodeURIComponent(secret);
+  const html = [...secret].map((c) => (/[\w-]/.test(c) ? c : `&#${c.codePointAt(0)};`)).join('');
+  return [secret, percent, percent.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), encodeURIComponent(percent), html,
+    JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/'), secret.replaceAll('+', '\\u002B')];
+}
 
 /** What the fake CiviCRM saw of one request. */
 interface Seen {
@@ -16,6 +25,8 @@ interface Seen {
   fields: string[];
   form: Record<string, string>;
   json: Record<string, unknown>;
+  /** The form body as sent. */
+  raw: string;
 }
 
 /** `hang`: no answer at all; `stall`: headers and half a body, then nothing. */
@@ -47,6 +58,7 @@ class FakeCivi {
           fields: [...params.keys()],
           form,
           json: form.json === undefined ? {} : (JSON.parse(form.json) as Record<string, unknown>),
+          raw,
         };
         this.seen.push(seen);
         const reply = this.reply(seen);
@@ -107,8 +119,10 @@ async function civiError(promise: Promise<unknown>): Promise<CiviError> {
   );
   expect(err).toBeInstanceOf(CiviError);
   const civi = err as CiviError;
-  expect(civi.message).not.toContain(API_KEY);
-  expect(civi.message).not.toContain(SITE_KEY);
+  for (const spelling of [...spellings(API_KEY), ...spellings(SITE_KEY)]) {
+    expect(civi.message).not.toContain(spelling);
+    expect(civi.code ?? '').not.toContain(spelling);
+  }
   return civi;
 }
 
@@ -347,6 +361,30 @@ describe('failures', () => {
     await civiError(c.call('Group', 'get'));
     civi.reply = () => ({ status: 200, type: 'text/html', body: echo });
     await civiError(c.call('Group', 'get'));
+  });
+
+  it('never puts keys in messages in any encoding the echo comes back in', async () => {
+    const c = client(AJAX);
+    // A proxy's error page quoting the form body as sent: the keys percent-encoded.
+    civi.reply = (req) => ({ status: 502, type: 'text/html', body: `<html><title>502 Bad Gateway</title><pre>${req.raw}</pre></html>` });
+    const proxy = await civiError(c.call('Group', 'create', { title: 'Chess' }));
+    expect(proxy.message).toMatch(/^CiviCRM Group\.create: HTTP 502: 502 Bad Gateway entity=Group&action=create&json=.*\[redacted\]/);
+    for (const [i, spelling] of [...spellings(API_KEY), ...spellings(SITE_KEY)].entries()) {
+      civi.reply = () => ({ status: 502, type: 'text/plain', body: `upstream said: ${spelling} (${i})` });
+      expect((await civiError(c.call('Group', 'get'))).message).toBe(`CiviCRM Group.get: HTTP 502: upstream said: [redacted] (${i})`);
+      civi.reply = () => ({ body: fail(`Invalid parameter: ${spelling}`, { error_code: spelling }) });
+      const api = await civiError(c.call('Group', 'get'));
+      expect(api.message).toBe('CiviCRM Group.get: Invalid parameter: [redacted]');
+      expect(api.code).toBe('[redacted]');
+    }
+  });
+
+  it('keeps a bounded excerpt of a long error page and a bounded API message', async () => {
+    const c = client(AJAX);
+    civi.reply = () => ({ status: 503, type: 'text/html', body: `<h1>Down</h1>${'<p>maintenance</p>'.repeat(50_000)}` });
+    expect((await civiError(c.call('Group', 'get'))).message.length).toBeLessThan(300);
+    civi.reply = () => ({ body: fail('x'.repeat(100_000)) });
+    expect((await civiError(c.call('Group', 'get'))).message.length).toBeLessThan(1_100);
   });
 
   it('counts outcomes for metrics', async () => {

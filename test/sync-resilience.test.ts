@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
 import { ADMIN_TOKEN, drupalFixture, nativeBody, signedNative, testEnv } from './support/app.js';
 import { contactOf, ogGroups, statusesOf } from './support/civicrm-view.js';
@@ -39,6 +41,35 @@ describe('with the rig', () => {
     expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
     // Backoff, not a busy loop: a handful of attempts per second of outage at most.
     expect(rig.emulator.calls.filter((c) => c.isError).length).toBeLessThan(100);
+  });
+
+  it('keys a proxy echoes back encoded reach no log line, last_error, status or 503 detail', async () => {
+    // Base64 keys, as CiviCRM's docs suggest making them: `+`, `/` and `=` are percent-encoded in the form body.
+    const keys = { apiKey: 'Zm9v+YmFy/YmF6LXF1dXg+/w==', siteKey: 'c2l0ZS/ra2V5+MTIz/+Q=' };
+    let logged = '';
+    const sink = new Writable({ write: (chunk, _encoding, done) => ((logged += String(chunk)), done()) });
+    rig = await startRig({ emulator: keys, logger: createLogger('debug', sink) });
+    rig.emulator.faults.failFor(60_000, 'proxy-echo');
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    await rig.send('og.membership.created', member(7), at(1));
+    const group = await waitFor(async () => {
+      const { body } = await rig.admin('GET', '/admin/groups/42');
+      return (body.group as { lastError?: string | null }).lastError ? body : undefined;
+    }, 'the proxy error to be recorded');
+    const events = await rig.admin('GET', '/admin/events?status=pending');
+    const status = await rig.admin('GET', '/admin/status');
+    const reconcile = await rig.admin('POST', '/admin/groups/42/reconcile');
+    expect(reconcile.status).toBe(503);
+    const seen = JSON.stringify([group, events.body, status.body, reconcile.body]) + logged;
+    expect(seen).toMatch(/HTTP 502: Bad Gateway Bad Gateway The upstream server refused the request: entity=/);
+    expect(seen).toContain('[redacted]');
+    for (const secret of Object.values(keys)) {
+      for (const spelling of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/')]) {
+        expect(seen).not.toContain(spelling);
+      }
+    }
+    rig.emulator.faults.clear();
+    await rig.settle('the sync after the proxy recovers');
   });
 
   it('a rejected API key shows as CiviCRM unreachable, with the reason, and loses nothing', async () => {

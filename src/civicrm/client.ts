@@ -15,7 +15,9 @@
 //   Writes are never repeated here: the server may have run them.
 
 import { Pool } from 'undici';
+import { htmlToText } from '../events/html-text.js';
 import { apiError, CiviError, httpError, malformedAnswer, networkError } from './errors.js';
+import { secretRedactor } from './redact.js';
 
 export { CiviError } from './errors.js';
 export type { CiviErrorKind } from './errors.js';
@@ -53,6 +55,11 @@ export interface ApiResult<T> {
 export type ApiCall = [entity: string, action: string, params: Record<string, unknown>];
 
 type Json = Record<string, unknown>;
+type Reply = { status: number; type: string; text: string };
+
+// An error page is read this far; of its text, this much is kept.
+const EXCERPT_SOURCE_CHARS = 64 * 1024;
+const EXCERPT_CHARS = 200;
 
 const MULTI_ENTITY = 'api3';
 const MULTI_ACTION = 'call';
@@ -63,7 +70,7 @@ export class CiviClient {
   readonly #multiCall: boolean;
   readonly #headers: Record<string, string>;
   readonly #authFields: Record<string, string>;
-  readonly #secrets: string[];
+  readonly #redact: (text: string) => string;
   readonly #timeoutMs: number;
   readonly #onCall: CiviClientOptions['onCall'];
   #version: Promise<string> | undefined;
@@ -75,7 +82,7 @@ export class CiviClient {
     this.#multiCall = servesMultiCall(url);
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#onCall = opts.onCall;
-    this.#secrets = [opts.apiKey, opts.siteKey].filter((s) => s !== '');
+    this.#redact = secretRedactor([opts.apiKey, opts.siteKey]);
     // X-Requested-With is sent in both modes: CRM_Utils_REST::ajax refuses requests
     // without it ("SECURITY ALERT"); only versions with isWebServiceRequest() let an
     // X-Civi-Auth request through without it.
@@ -207,28 +214,29 @@ export class CiviClient {
       .catch((err: unknown) => (readOnly && lostSocket(err) ? this.#post(body) : Promise.reject(err)))
       .catch((err: unknown) => Promise.reject(networkError(entity, action, err, this.#timeoutMs)));
     const { status, text } = reply;
-    if (status < 200 || status > 299) throw httpError(entity, action, status, this.#snippet(text));
+    if (status < 200 || status > 299) throw httpError(entity, action, status, this.#excerpt(reply));
     let answer: unknown;
     try {
       // PHP files saved with a byte-order mark put it in front of the JSON.
       answer = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch {
-      throw malformedAnswer(entity, action, `answered with something other than JSON: ${this.#snippet(text)}`);
+      throw malformedAnswer(entity, action, `answered with something other than JSON: ${this.#excerpt(reply)}`);
     }
     if (!isRecord(answer)) throw malformedAnswer(entity, action, 'answered with JSON that is not an API envelope');
     return answer;
   }
 
-  async #post(body: string): Promise<{ status: number; text: string }> {
+  async #post(body: string): Promise<Reply> {
     // One signal covers connecting, sending and reading the whole body.
-    const { statusCode, body: reply } = await this.#pool.request({
+    const { statusCode, headers, body: reply } = await this.#pool.request({
       path: this.#path,
       method: 'POST',
       headers: this.#headers,
       body,
       signal: AbortSignal.timeout(this.#timeoutMs),
     });
-    return { status: statusCode, text: await reply.text() };
+    const type = headers['content-type'];
+    return { status: statusCode, type: (Array.isArray(type) ? type[0] : type) ?? '', text: await reply.text() };
   }
 
   /** Turns one envelope into a result or an error, and counts it. */
@@ -245,15 +253,15 @@ export class CiviClient {
     return apiError(entity, action, envelope, (text) => this.#redact(text));
   }
 
-  /** A short, secret-free excerpt of a server answer for error messages. */
-  #snippet(text: string): string {
+  /**
+   * What an error message keeps of an answer that is not an API envelope: a short excerpt of
+   * its text, with every spelling of the keys removed (the answer may quote our request).
+   */
+  #excerpt(reply: Reply): string {
+    const head = reply.text.slice(0, EXCERPT_SOURCE_CHARS);
+    const text = /html/i.test(reply.type) || /^\s*</.test(head) ? htmlToText(head) : head;
     const flat = this.#redact(text).replace(/\s+/g, ' ').trim();
-    return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
-  }
-
-  // Servers may echo what they were sent; no key leaves this class in a message.
-  #redact(text: string): string {
-    return this.#secrets.reduce((out, secret) => out.replaceAll(secret, '[redacted]'), text);
+    return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
   }
 
   #report(entity: string, action: string, outcome: 'ok' | 'error' | 'retryable', error?: unknown): void {

@@ -64,7 +64,7 @@ export function apiError(
   envelope: Record<string, unknown>,
   redact: (text: string) => string,
 ): CiviError {
-  const message = redact(text(envelope.error_message) ?? 'unknown error');
+  const message = bounded(redact(text(envelope.error_message) ?? 'unknown error'));
   const code = text(envelope.error_code);
   const details = [message, text(envelope.sql), text(envelope.debug_info)].join('\n');
   const auth = AUTH_FAILURE.test(message);
@@ -130,6 +130,13 @@ export function malformedAnswer(entity: string, action: string, problem: string)
     kind: 'transport',
     retryable: true,
   });
+}
+
+// CiviCRM's own message is kept whole unless it runs on: some repeat every parameter sent.
+const MESSAGE_CHARS = 1_000;
+
+function bounded(message: string): string {
+  return message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message;
 }
 
 function text(value: unknown): string | undefined {

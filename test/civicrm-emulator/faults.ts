@@ -4,9 +4,10 @@ import { collationKey } from './collation.js';
 /**
  * 'http500': HTTP 500 with an HTML body; 'html': HTTP 200 with an HTML error page;
  * 'reset': the socket is destroyed; 'timeout': no answer until the emulator closes;
- * 'is_error': HTTP 200 `{is_error: 1, error_message: 'DB Error: database lock'}`.
+ * 'is_error': HTTP 200 `{is_error: 1, error_message: 'DB Error: database lock'}`;
+ * 'proxy-echo': HTTP 502 from a proxy whose HTML page quotes the request body.
  */
-export type FaultKind = 'http500' | 'html' | 'reset' | 'timeout' | 'is_error';
+export type FaultKind = 'http500' | 'html' | 'reset' | 'timeout' | 'is_error' | 'proxy-echo';
 
 export interface EmulatorFaults {
   /** The next `n` HTTP requests fail. */

@@ -24,8 +24,12 @@ export interface TransportOptions {
   handle(req: RestRequest): HttpResponse;
 }
 
-function faultResponse(kind: Exclude<FaultKind, 'reset' | 'timeout'>): HttpResponse {
+function faultResponse(kind: Exclude<FaultKind, 'reset' | 'timeout'>, requestBody: string): HttpResponse {
   switch (kind) {
+    case 'proxy-echo':
+      // Not CiviCRM itself: a reverse proxy or WAF in front of it whose error page quotes the
+      // request it refused, form body and all, percent-encoded as the client sent it.
+      return htmlPage(502, 'Bad Gateway', `The upstream server refused the request: ${requestBody}`);
     case 'http500':
       return htmlPage(500, 'Internal Server Error', 'The website encountered an unexpected error. Please try again later.');
     case 'html':
@@ -87,7 +91,7 @@ export class Transport {
     }
     // Left unanswered; close() ends the connection.
     if (fault === 'timeout') return;
-    const response = fault ? faultResponse(fault) : this.route(options, req, body);
+    const response = fault ? faultResponse(fault, body) : this.route(options, req, body);
     if (res.destroyed) return;
     res.writeHead(response.status, { 'Content-Type': response.contentType });
     res.end(response.body);

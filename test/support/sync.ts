@@ -1,6 +1,7 @@
 // An end-to-end rig: the CiviCRM emulator, and the service (HTTP + worker) on a real
 // socket and a real SQLite file, talking to each other over HTTP.
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createSync } from '../../src/sync/service.js';
@@ -14,6 +15,8 @@ export interface RigOptions {
   /** Use the legacy extern/rest.php endpoint instead of /civicrm/ajax/rest. */
   legacyUrl?: boolean;
   startWorker?: boolean;
+  /** Where the service logs; nowhere when absent. */
+  logger?: Logger;
 }
 
 export async function startRig(options: RigOptions = {}) {
@@ -29,9 +32,17 @@ export async function startRig(options: RigOptions = {}) {
   const metrics = createMetrics();
   const sync = createSync(config, temp.store, {
     metrics,
+    logger: options.logger,
     worker: { pollMs: 20, backoff: { baseMs: 20, maxMs: 200, maxAttempts: 3 } },
   });
-  const { fastify } = await buildApp({ config, store: temp.store, metrics, sync: sync.control, onAccepted: () => sync.worker.wake() });
+  const { fastify } = await buildApp({
+    config,
+    store: temp.store,
+    metrics,
+    logger: options.logger,
+    sync: sync.control,
+    onAccepted: () => sync.worker.wake(),
+  });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
   if (options.startWorker !== false) sync.worker.start();
