@@ -11,7 +11,7 @@ import { signNative } from '../src/http/signatures.js';
 import { startEmulator, type CiviEmulator } from '../test/civicrm-emulator/index.js';
 
 const SECRET = 'demo-shared-secret';
-const ADMIN_TOKEN = 'demo-admin-token';
+const ADMIN_TOKEN = 'demo-admin-token-0123456789abcdef';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);

@@ -6,13 +6,13 @@ import type { OgEvent } from './events/model.js';
 import { adminRoutes, type SyncControl } from './http/admin.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
-import { HttpProblem, installProblemHandlers } from './http/problems.js';
+import { clientErrorHandler, frameworkErrors, HttpProblem, installProblemHandlers } from './http/problems.js';
 import { BODY_LIMIT, webhookRoutes } from './http/webhooks.js';
 import type { Store } from './ledger/store.js';
 import type { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
 
-export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles'>;
+export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles' | 'http'>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -34,12 +34,27 @@ const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, metrics, sync } = deps;
+  const { requestTimeoutMs } = config.http;
   const fastify = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
     // Answered below as a problem document with Retry-After instead.
     return503OnClosing: false,
+    // A sender gets this long for headers and body together; one that stalls is cut with 408.
+    // Node checks the deadline on a timer, so the timer runs a few times per timeout. Idle
+    // keep-alive sockets are closed by keepAliveTimeout; answers are small enough to never
+    // wait on a slow reader, so there is no socket inactivity timeout.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+    },
+    clientErrorHandler,
+    frameworkErrors,
   });
+  // Sockets past this many are closed as they connect, before they cost a parser or a request.
+  fastify.server.maxConnections = config.http.maxConnections;
   const intake = new Intake({ store, metrics, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
 
   installProblemHandlers(fastify);

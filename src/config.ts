@@ -18,11 +18,18 @@ export interface Config {
   webhookSecrets: WebhookSecret[];
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
   adminToken?: string;
+  http: HttpLimits;
   ogGroupBundles: string[];
   onGroupDelete: OnGroupDelete;
   createMissingContacts: boolean;
   syncConcurrency: number;
   logLevel: string;
+}
+
+/** How long a client may take to send a request, and how many sockets may be open at once. */
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -52,7 +59,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     webhookSecrets: webhookSecrets(env),
     database: database(env),
-    adminToken: optional(env, 'ADMIN_TOKEN'),
+    adminToken: adminToken(env),
+    http: {
+      requestTimeoutMs: duration(env, 'REQUEST_TIMEOUT', 30_000, 1_000),
+      maxConnections: integer(env, 'MAX_CONNECTIONS', 512, 1, 65_535),
+    },
     ogGroupBundles: list(env, 'OG_GROUP_BUNDLES', ['group']),
     onGroupDelete: oneOf(env, 'ON_GROUP_DELETE', ['disable', 'delete', 'keep'], 'disable'),
     createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
@@ -113,6 +124,33 @@ function list(env: Env, name: string, fallback: string[]): string[] {
   const items = value.split(/[\s,]+/).filter(Boolean);
   if (items.length === 0) throw new ConfigError(name, 'must name at least one value');
   return items;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `90s`, `15m`, `24h`, `7d` (or `500ms`), in milliseconds, at least `min` unless 0 is allowed. */
+function duration(env: Env, name: string, fallback: number, min: number, allowZero = false): number {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  if (allowZero && value === '0') return 0;
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : NaN;
+  if (!Number.isSafeInteger(ms) || ms < min) {
+    const zero = allowZero ? ', or 0 for off' : '';
+    throw new ConfigError(name, `must be a duration like 30s, 15m, 24h or 7d, at least ${min} ms${zero}; got "${value}"`);
+  }
+  return ms;
+}
+
+// The token guards replays, reconciles and the whole event log: a short one can be guessed.
+const ADMIN_TOKEN_MIN = 32;
+
+function adminToken(env: Env): string | undefined {
+  const value = optional(env, 'ADMIN_TOKEN');
+  if (value !== undefined && value.length < ADMIN_TOKEN_MIN) {
+    throw new ConfigError('ADMIN_TOKEN', `must be at least ${ADMIN_TOKEN_MIN} characters (got ${value.length}); make one with: openssl rand -hex 32`);
+  }
+  return value;
 }
 
 function httpUrl(env: Env, name: string): string {

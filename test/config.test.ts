@@ -44,6 +44,7 @@ describe('defaults', () => {
       webhookSecrets: [{ key: Buffer.from('a-plain-secret'), raw: 'a-plain-secret' }],
       database: { kind: 'sqlite', path: './data/og-sync.sqlite' },
       adminToken: undefined,
+      http: { requestTimeoutMs: 30_000, maxConnections: 512 },
       ogGroupBundles: ['group'],
       onGroupDelete: 'disable',
       createMissingContacts: true,
@@ -73,7 +74,9 @@ describe('defaults', () => {
         CIVICRM_URL: 'http://crm.local/sites/all/modules/civicrm/extern/rest.php',
         CIVICRM_AUTH: 'authx',
         DATABASE_URL: 'sqlite:/var/lib/og-sync/store.sqlite',
-        ADMIN_TOKEN: 'admin-token',
+        ADMIN_TOKEN: 'admin-token-0123456789abcdef012345',
+        REQUEST_TIMEOUT: '10s',
+        MAX_CONNECTIONS: '64',
         OG_GROUP_BUNDLES: 'club',
         ON_GROUP_DELETE: 'keep',
         CREATE_MISSING_CONTACTS: 'false',
@@ -86,7 +89,8 @@ describe('defaults', () => {
       host: '127.0.0.1',
       civicrm: { url: 'http://crm.local/sites/all/modules/civicrm/extern/rest.php', auth: 'authx' },
       database: { kind: 'sqlite', path: '/var/lib/og-sync/store.sqlite' },
-      adminToken: 'admin-token',
+      adminToken: 'admin-token-0123456789abcdef012345',
+      http: { requestTimeoutMs: 10_000, maxConnections: 64 },
       ogGroupBundles: ['club'],
       onGroupDelete: 'keep',
       createMissingContacts: false,
@@ -150,10 +154,24 @@ describe('malformed values', () => {
     ['WEBHOOK_SECRETS', 'whsec_YW=Jj'],
     ['WEBHOOK_SECRETS', ' , '],
     ['OG_GROUP_BUNDLES', ' , ,'],
+    ['ADMIN_TOKEN', 'admin-token'],
+    ['ADMIN_TOKEN', 'x'.repeat(31)],
+    ['REQUEST_TIMEOUT', '30'],
+    ['REQUEST_TIMEOUT', '0'],
+    ['REQUEST_TIMEOUT', '500ms'],
+    ['REQUEST_TIMEOUT', '1.5s'],
+    ['REQUEST_TIMEOUT', 'soon'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_CONNECTIONS', 'many'],
   ];
   for (const [variable, value] of cases) {
     it(`${variable}=${JSON.stringify(value)} is refused, naming ${variable}`, () => expectRejected(variable, value));
   }
+
+  it('refuses a short ADMIN_TOKEN without printing it, and says how to make one', () => {
+    const error = configError(env({ ADMIN_TOKEN: 'hunter2-hunter2' }));
+    expect(error.message).toBe('ADMIN_TOKEN: must be at least 32 characters (got 15); make one with: openssl rand -hex 32');
+  });
 
   it('says which secret is broken without printing it', () => {
     const error = configError(env({ WEBHOOK_SECRETS: 'fine-one,whsec_!!!' }));
@@ -166,6 +184,15 @@ describe('accepted spellings', () => {
   it('takes PORT at both ends of its range', () => {
     expect(loadConfig(env({ PORT: '1' })).port).toBe(1);
     expect(loadConfig(env({ PORT: '65535' })).port).toBe(65535);
+  });
+
+  it('takes an ADMIN_TOKEN of 32 characters', () => {
+    expect(loadConfig(env({ ADMIN_TOKEN: 'x'.repeat(32) })).adminToken).toBe('x'.repeat(32));
+  });
+
+  it('reads durations in every unit, and defaults the HTTP limits', () => {
+    const timeout = (value: string) => loadConfig(env({ REQUEST_TIMEOUT: value })).http.requestTimeoutMs;
+    expect([timeout('1500ms'), timeout('45s'), timeout('2m'), timeout('1h'), timeout('1d')]).toEqual([1_500, 45_000, 120_000, 3_600_000, 86_400_000]);
   });
 
   it('takes SYNC_CONCURRENCY from 1', () => {

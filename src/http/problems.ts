@@ -1,5 +1,7 @@
 // Every error answer is an RFC 9457 problem document, built here and nowhere else.
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
@@ -15,10 +17,13 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -69,11 +74,53 @@ function fromFastifyError(error: FastifyError): HttpProblem {
   return new HttpProblem(status, status === 500 ? 'internal' : 'request-error', status === 500 ? 'unexpected error' : error.message);
 }
 
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route runs (a malformed
+ * percent-escape, a path parameter over the length limit).
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      void sendProblem(reply, new HttpProblem(400, 'bad-url', 'the URL has a malformed percent-escape'));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      void sendProblem(reply, new HttpProblem(414, 'uri-too-long', 'a path segment of the URL is too long'));
+      return;
+    default:
+      void sendProblem(reply, toProblem(error));
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses on the socket (a request
+ * that takes too long, oversized headers, a duplicate Content-Length, Content-Length with
+ * Transfer-Encoding). No request object exists yet, so the answer is written by hand.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new HttpProblem(408, 'request-timeout', 'the request was not received in time')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new HttpProblem(431, 'headers-too-large', 'the request headers are too large')
+        : new HttpProblem(400, 'malformed-request', 'the request is not well-formed HTTP/1.1');
+  const body = JSON.stringify(problemOf(problem.status, problem.reason, problem.message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 /** Installs problem+json answers for thrown errors and unknown routes. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     const problem = toProblem(error);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    // Expected refusals (503 while the store is down or the service stops) are logged where
+    // they are known, once per outage; only the unexpected is logged per request.
+    if (problem.status === 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) =>

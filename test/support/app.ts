@@ -14,7 +14,7 @@ export const PLAIN_SECRET = 'plain-shared-secret';
 /** Well-formed secrets of both kinds that the test configuration does not hold. */
 export const UNKNOWN_SECRET = 'whsec_' + Buffer.from('a secret this service does not know').toString('base64');
 export const UNKNOWN_PLAIN_SECRET = 'not-the-shared-secret';
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
