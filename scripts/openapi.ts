@@ -9,7 +9,7 @@ import { Type, type TSchema } from 'typebox';
 import { stringify } from 'yaml';
 import * as Events from '../src/events/schemas.js';
 import { PROBLEM_TYPE } from '../src/http/problems.js';
-import { BODY_LIMIT } from '../src/http/webhooks.js';
+import { BODY_LIMIT } from '../src/http/json-body.js';
 import { VERSION } from '../src/version.js';
 
 type Json = Record<string, unknown>;
@@ -94,7 +94,7 @@ const CiviCrmHealth = Type.Object(
 const Readiness = Type.Object(
   {
     status: Type.Enum(['ready', 'unavailable', 'shutting-down']),
-    store: Type.String({ description: '`writable`, `unknown` while shutting down, or `not writable: <reason>`' }),
+    store: Type.String({ description: '`writable`, `not writable`, or `unknown` while shutting down (the reason is in the log and GET /admin/status)' }),
     civicrm: Nullable(CiviCrmHealth, 'null when the service runs without the sync side'),
   },
   { description: 'Readiness: ready when the store takes writes. `civicrm` tells whether CiviCRM answered lately; it does not decide readiness.' },
@@ -111,6 +111,14 @@ const AdminStatus = Type.Object({
   dead: Type.Integer({ description: 'Events with a change that failed for good (see GET /admin/events?status=dead)' }),
   done: Type.Integer({ description: 'Events fully applied' }),
   work: Type.Object({ groups: Counts, members: Counts }, { description: 'Ledger items (OG groups, memberships) by sync state' }),
+  store: Type.Object(
+    {
+      available: Type.Boolean(),
+      since: Nullable(Type.String({ format: 'date-time' }), 'When the current outage began'),
+      lastError: Nullable(Type.String(), "The database driver's last message during an outage"),
+    },
+    { description: 'Whether the store answered the last call made to it' },
+  ),
   civicrm: CiviCrmHealth,
 });
 
@@ -345,7 +353,16 @@ const responses: Record<string, Json> = {
       'retry after `Retry-After` seconds. Nothing was stored.',
     true,
   ),
-  Unexpected: problemResponse('An unexpected error (`internal`).'),
+  Unexpected: problemResponse(
+    'An unexpected error (`internal`); or what Node and the router refuse before a route runs: a request not received ' +
+      'within REQUEST_TIMEOUT (408 `request-timeout`), a malformed percent-escape (400 `bad-url`), a path segment over ' +
+      '100 characters (414 `uri-too-long`), headers over 16 KiB (431 `headers-too-large`), malformed HTTP such as a ' +
+      'duplicate Content-Length (400 `malformed-request`).',
+  ),
+  StoreUnavailable: problemResponse(
+    "The store cannot be used (`store-unavailable`); the detail gives the database driver's message.",
+    true,
+  ),
   Accepted: {
     description: 'Taken: stored durably (`accepted`), seen before (`duplicate`), or of no use to the service (`ignored`).',
     content: json('Accepted'),
@@ -443,6 +460,7 @@ const webhookErrors = {
 const adminErrors = {
   '401': ref('responses', 'AdminUnauthorized'),
   '404': ref('responses', 'AdminDisabled'),
+  '503': ref('responses', 'StoreUnavailable'),
   default: ref('responses', 'Unexpected'),
 };
 
@@ -649,7 +667,7 @@ const paths = {
         '401': ref('responses', 'AdminUnauthorized'),
         '404': problemResponse('No such OG group is known (`unknown-group`), or ADMIN_TOKEN is unset (`not-found`).'),
         '409': problemResponse('The group is being synced right now (`group-busy`); try again shortly.'),
-        '503': problemResponse('CiviCRM could not be read (`civicrm-unavailable`); retry after `Retry-After` seconds.', true),
+        '503': problemResponse('CiviCRM could not be read (`civicrm-unavailable`), or the store cannot be used (`store-unavailable`); retry after `Retry-After` seconds.', true),
         default: ref('responses', 'Unexpected'),
       },
     },

@@ -7,7 +7,9 @@ import { adminRoutes, type SyncControl } from './http/admin.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
 import { clientErrorHandler, frameworkErrors, HttpProblem, installProblemHandlers } from './http/problems.js';
-import { BODY_LIMIT, webhookRoutes } from './http/webhooks.js';
+import { BODY_LIMIT } from './http/json-body.js';
+import { webhookRoutes } from './http/webhooks.js';
+import { StoreAvailability } from './ledger/availability.js';
 import type { Store } from './ledger/store.js';
 import type { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
@@ -23,6 +25,8 @@ export interface AppDeps {
   sync?: SyncControl;
   onAccepted?: (event: OgEvent) => void;
   maxInFlight?: number;
+  /** Shared with the worker, so one outage is logged once; made here when absent. */
+  storeAvailability?: StoreAvailability;
 }
 
 export interface App {
@@ -55,7 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   // Sockets past this many are closed as they connect, before they cost a parser or a request.
   fastify.server.maxConnections = config.http.maxConnections;
-  const intake = new Intake({ store, metrics, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
+  const availability = deps.storeAvailability ?? new StoreAvailability(deps.logger);
+  const intake = new Intake({ store, metrics, availability, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
 
   installProblemHandlers(fastify);
   // While closing, requests already in flight finish; new ones on kept-alive connections are turned away.
@@ -75,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await fastify.register(webhookRoutes, { secrets: config.webhookSecrets, groupBundles: config.ogGroupBundles, intake, metrics });
-  await fastify.register(adminRoutes, { token: config.adminToken, store, intake, version: VERSION, sync });
-  await fastify.register(healthRoutes, { store, intake, metrics, openapiPath: OPENAPI_PATH, sync });
+  await fastify.register(adminRoutes, { token: config.adminToken, store, availability, intake, version: VERSION, sync });
+  await fastify.register(healthRoutes, { store, availability, intake, metrics, openapiPath: OPENAPI_PATH, sync });
   return { fastify, intake };
 }

@@ -5,6 +5,7 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["webhook-signature"]',
   'req.headers["x-hub-signature-256"]',
+  'req.headers["x-hub-signature"]',
   'req.headers["x-civi-auth"]',
   'req.headers["x-civi-key"]',
   '*.apiKey',
@@ -16,6 +17,41 @@ export const REDACT_PATHS = [
   'config.civicrm.siteKey',
 ];
 
+/** The fields of Fastify's own request serializer, with the URL as `loggedUrl` gives it. */
+interface RequestLike {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/**
+ * A request's URL as logged. Operator routes take no secret in the query, but a token sent
+ * there by mistake (`?token=…`) is refused and must not then sit in the access log; their
+ * query strings are left out whole.
+ */
+export function loggedUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1 || !/^\/(admin|console)(\/|\?|$)/.test(url)) return url;
+  return `${url.slice(0, query)}?[redacted]`;
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req: (req: RequestLike) => ({
+          method: req.method,
+          url: loggedUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
+    },
+    destination,
+  );
 }

@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { StoreAvailability } from './ledger/availability.js';
 import { openStore } from './ledger/index.js';
 import type { Store } from './ledger/store.js';
 import { createLogger } from './logger.js';
@@ -43,12 +44,14 @@ export async function serve(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const store = await storeOrExit(config.database, (applied) => logger.info({ applied }, 'store schema migrated'));
   const metrics = createMetrics({ defaultMetrics: true });
-  const sync = createSync(config, store, { metrics, logger });
+  const storeAvailability = new StoreAvailability(logger);
+  const sync = createSync(config, store, { metrics, logger, availability: storeAvailability });
   const { fastify, intake } = await buildApp({
     config,
     store,
     metrics,
     logger,
+    storeAvailability,
     sync: sync.control,
     onAccepted: () => sync.worker.wake(),
   });

@@ -196,6 +196,26 @@ describe('POST /admin/events', () => {
     await expectNothingStored(app);
   });
 
+  it('refuses a body that is not valid UTF-8 with the answer /webhooks/og gives, and stores nothing', async () => {
+    const json = JSON.stringify(sampleBody('og.group.created', (d) => (d.group.title = 'Chess TITLE')));
+    const [before, after] = json.split('TITLE') as [string, string];
+    const payload = Buffer.concat([Buffer.from(before), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(after)]);
+    const res = await adminRequest(app, 'POST', '/admin/events', { payload, headers: { 'content-type': 'application/json' } });
+    const native = await postNative(app, payload);
+    expectProblem(res, 400);
+    expect(res.json()).toEqual(native.json());
+    expect(res.json()).toMatchObject({ type: 'urn:og-civicrm-sync:problem:invalid-json', detail: 'the body is not valid UTF-8' });
+    await expectNothingStored(app);
+  });
+
+  it.each([
+    ['application/json; charset=utf-8', { 'content-type': 'application/json; charset=utf-8' }],
+    ['application/cloudevents+json', { 'content-type': 'application/cloudevents+json' }],
+  ])('takes %s, like /webhooks/og', async (_name, headers) => {
+    const res = await adminRequest(app, 'POST', '/admin/events', { payload: JSON.stringify(sampleBody('og.group.deleted')), headers });
+    expect(res.statusCode, res.body).toBe(202);
+  });
+
   it.each([
     ['text/plain', { 'content-type': 'text/plain' }],
     ['form data (curl -d without -H)', { 'content-type': 'application/x-www-form-urlencoded' }],
@@ -378,7 +398,11 @@ describe('health', () => {
     await app.store.close();
     const res = await app.fastify.inject({ url: '/readyz' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ status: 'unavailable' });
+    // The driver's words are for the log and the operator API, not for an unauthenticated probe.
+    expect(res.json()).toEqual({ status: 'unavailable', store: 'not writable', civicrm: null });
+    const status = await adminRequest(app, 'GET', '/admin/status');
+    expect(status.statusCode).toBe(503);
+    expect(status.json().detail).toMatch(/database connection is not open/);
   });
 
   it('GET /readyz answers 503 while shutting down', async () => {

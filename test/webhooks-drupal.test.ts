@@ -1,6 +1,6 @@
 // POST /webhooks/drupal with deliveries as Drupal's webhooks module posts them (test/fixtures/drupal).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BODY_LIMIT } from '../src/http/webhooks.js';
+import { BODY_LIMIT } from '../src/http/json-body.js';
 import {
   drupalFixture,
   SECRET,

@@ -2,7 +2,7 @@
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { BODY_LIMIT } from '../src/http/webhooks.js';
+import { BODY_LIMIT } from '../src/http/json-body.js';
 import { signNative } from '../src/http/signatures.js';
 import {
   PLAIN_SECRET,

@@ -1,11 +1,13 @@
 // The operator API under /admin, behind a bearer token. Without ADMIN_TOKEN it does not exist.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
+import type { StoreAvailability } from '../ledger/availability.js';
 import type { Store } from '../ledger/store.js';
 import type { Intake } from './intake.js';
-import { HttpProblem } from './problems.js';
+import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
+import { HttpProblem, sendProblem, toProblem } from './problems.js';
 
 /** What the sync side tells the operator API; absent when only intake runs. */
 export interface SyncControl {
@@ -22,6 +24,7 @@ export interface SyncControl {
 export interface AdminOptions {
   token: string | undefined;
   store: Store;
+  availability: StoreAvailability;
   intake: Intake;
   version: string;
   sync?: SyncControl;
@@ -36,10 +39,18 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 })
 const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
-  const { store, intake, sync } = options;
+  const { store, availability, intake, sync } = options;
   const expected = options.token === undefined ? undefined : digest(options.token);
-  // POST /admin/events answers like /webhooks/og: a body that is not JSON is 415, not parsed as text.
-  app.removeContentTypeParser('text/plain');
+  // POST /admin/events answers like /webhooks/og: the same media types, the same strict decoding.
+  keepRawJsonBodies(app);
+
+  // What fails unexpectedly here is the store: the operator is told so, with the driver's words.
+  app.setErrorHandler((error: FastifyError | HttpProblem, _request, reply) => {
+    const problem = toProblem(error);
+    if (problem.status !== 500) return sendProblem(reply, problem);
+    availability.failed(error);
+    return sendProblem(reply, new HttpProblem(503, 'store-unavailable', `the store cannot be used: ${error.message}`, 5));
+  });
 
   app.addHook('onRequest', async (request) => {
     if (expected === undefined) throw new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`);
@@ -53,6 +64,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
 
   app.get('/admin/status', async () => {
     const [events, work] = await Promise.all([store.eventCounts(), store.workCounts()]);
+    availability.succeeded();
     return {
       version: options.version,
       accepting: intake.accepting,
@@ -62,12 +74,13 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
       dead: events.dead,
       done: events.done,
       work,
+      store: availability.view(),
       civicrm: sync?.civicrm() ?? { reachable: null, lastContactAt: null, version: null, lastError: null },
     };
   });
 
   app.post('/admin/events', async (request, reply) => {
-    const parsed = parseManualEvent(request.body);
+    const parsed = parseManualEvent(parseJson(rawBody(request)));
     if (!parsed.ok) throw new HttpProblem(400, 'invalid-event', parsed.detail);
     const receivedAt = Date.now();
     const { change, occurredAt, id } = parsed.value;

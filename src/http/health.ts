@@ -1,6 +1,7 @@
 // Liveness, readiness, metrics and the API document: the routes a platform polls.
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
+import type { StoreAvailability } from '../ledger/availability.js';
 import type { Store } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
 import type { SyncControl } from './admin.js';
@@ -8,6 +9,7 @@ import type { Intake } from './intake.js';
 
 export interface HealthOptions {
   store: Store;
+  availability: StoreAvailability;
   intake: Intake;
   metrics: Metrics;
   openapiPath: string;
@@ -15,7 +17,7 @@ export interface HealthOptions {
 }
 
 export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, options) => {
-  const { store, intake, metrics, sync } = options;
+  const { store, availability, intake, metrics, sync } = options;
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -24,8 +26,11 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
     if (!intake.accepting) return reply.code(503).send({ status: 'shutting-down', store: 'unknown', civicrm });
     try {
       await store.checkWritable();
+      availability.succeeded();
     } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', store: `not writable: ${(error as Error).message}`, civicrm });
+      // Unauthenticated: the driver's message goes to the log and /admin/status, not here.
+      availability.failed(error);
+      return reply.code(503).send({ status: 'unavailable', store: 'not writable', civicrm });
     }
     return { status: 'ready', store: 'writable', civicrm };
   });

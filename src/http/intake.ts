@@ -1,5 +1,6 @@
 // The one door every accepted event goes through: the store commits it, then 202 is sent.
 import type { OgEvent } from '../events/model.js';
+import type { StoreAvailability } from '../ledger/availability.js';
 import type { Store } from '../ledger/store.js';
 import { timed, type Metrics } from '../metrics.js';
 import { HttpProblem } from './problems.js';
@@ -12,6 +13,7 @@ export interface Accepted {
 export interface IntakeOptions {
   store: Store;
   metrics: Metrics;
+  availability: StoreAvailability;
   /** Accepts in flight beyond which new ones are turned away with 429. */
   maxInFlight?: number;
   /** Told after each commit, to wake the reconciler. */
@@ -31,7 +33,7 @@ export class Intake {
 
   /** Stores the event durably; resolves only after the commit. Throws HttpProblem 429/503. */
   async accept(event: OgEvent): Promise<Accepted> {
-    const { store, metrics } = this.options;
+    const { store, metrics, availability } = this.options;
     if (this.closed) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
     if (this.inFlight >= this.maxInFlight) {
       throw new HttpProblem(429, 'overloaded', 'too many deliveries in flight; retry shortly', 1);
@@ -43,11 +45,13 @@ export class Intake {
     this.inFlight++;
     try {
       const outcome = await timed(metrics, 'accept', () => store.accept(event));
+      availability.succeeded();
       metrics.events.inc({ source: event.source, outcome, reason: '' });
       if (outcome === 'accepted') this.options.onAccepted?.(event);
       return { id: event.id, status: outcome };
     } catch (error) {
-      throw new HttpProblem(503, 'store-unavailable', `the event store cannot take writes: ${messageOf(error)}`, 5);
+      availability.failed(error);
+      throw new HttpProblem(503, 'store-unavailable', 'the event store cannot take writes; retry shortly', 5);
     } finally {
       this.inFlight--;
     }
@@ -61,8 +65,4 @@ export class Intake {
   get accepting(): boolean {
     return !this.closed;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,10 +7,9 @@ import type { EventSource } from '../events/model.js';
 import { parseNativeEvent } from '../events/native.js';
 import type { Metrics } from '../metrics.js';
 import type { Intake } from './intake.js';
+import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { HttpProblem, toProblem } from './problems.js';
 import { hubVerifier, nativeVerifier } from './signatures.js';
-
-export const BODY_LIMIT = 1024 * 1024;
 
 export interface WebhookOptions {
   secrets: WebhookSecret[];
@@ -19,8 +18,6 @@ export interface WebhookOptions {
   metrics: Metrics;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, options) => {
   const { intake, metrics } = options;
   const verifyNative = nativeVerifier(options.secrets);
@@ -28,11 +25,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
   const bundles = new Set(options.groupBundles);
 
   // Signatures are computed over the exact bytes received, so the body stays a Buffer here.
-  app.removeAllContentTypeParsers();
-  // Fastify tests a RegExp against the whole header, parameters included (`; charset=utf-8`).
-  for (const type of ['application/json', /^application\/[\w.+-]+\+json\s*(?:;|$)/]) {
-    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
-  }
+  keepRawJsonBodies(app);
 
   // Counts every rejection by reason, whichever check produced it.
   app.addHook('onError', async (request, _reply, error) => {
@@ -76,11 +69,6 @@ function sourceOf(request: FastifyRequest): EventSource {
   return request.url.startsWith('/webhooks/drupal') ? 'drupal' : 'og';
 }
 
-function rawBody(request: FastifyRequest): Buffer {
-  if (!Buffer.isBuffer(request.body)) throw new HttpProblem(415, 'unsupported-media-type', 'the body must be application/json');
-  return request.body;
-}
-
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -92,21 +80,6 @@ function deliveryId(value: string | string[] | undefined, header: string): strin
     throw new HttpProblem(400, 'invalid-delivery-id', `${header} must be 1 to 255 printable ASCII characters`);
   }
   return id;
-}
-
-/** Parses a body strictly: invalid UTF-8 is refused, not replaced. */
-export function parseJson(raw: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    throw new HttpProblem(400, 'invalid-json', 'the body is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new HttpProblem(400, 'invalid-json', 'the body is not valid JSON');
-  }
 }
 
 function eventOfBody(body: unknown): string | undefined {

@@ -5,6 +5,7 @@ import { CiviClient } from '../civicrm/client.js';
 import { CiviHealth } from '../civicrm/health.js';
 import type { Config } from '../config.js';
 import type { SyncControl } from '../http/admin.js';
+import type { StoreAvailability } from '../ledger/availability.js';
 import type { Store } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
 import { reconcileGroup } from './audit.js';
@@ -29,7 +30,7 @@ export interface SyncService {
 export function createSync(
   config: SyncConfig,
   store: Store,
-  options: { metrics?: Metrics; logger?: Logger; worker?: Partial<WorkerOptions> } = {},
+  options: { metrics?: Metrics; logger?: Logger; availability?: StoreAvailability; worker?: Partial<WorkerOptions> } = {},
 ): SyncService {
   const { metrics, logger } = options;
   const health = new CiviHealth();
@@ -67,7 +68,14 @@ export function createSync(
     logger,
     onContacts: (links) => store.saveContacts(links),
   });
-  const worker = new Worker({ store, reconciler, concurrency: config.syncConcurrency, logger, ...options.worker });
+  const worker = new Worker({
+    store,
+    reconciler,
+    concurrency: config.syncConcurrency,
+    logger,
+    availability: options.availability,
+    ...options.worker,
+  });
   const control: SyncControl = {
     wake: () => worker.wake(),
     civicrm: () => health.view(),

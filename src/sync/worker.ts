@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CiviError } from '../civicrm/errors.js';
+import { StoreAvailability } from '../ledger/availability.js';
 import type { Failure, GroupWork, Store } from '../ledger/store.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
 
@@ -11,6 +12,8 @@ export interface WorkerOptions {
   reconciler: Reconciler;
   concurrency: number;
   logger?: Logger;
+  /** Told whether the store answers; one shared with the HTTP side logs an outage once. */
+  availability?: StoreAvailability;
   /**
    * How long a lease lasts unless renewed; the group of a process that died is taken up
    * by another after this. Lanes renew their lease while they work.
@@ -66,6 +69,7 @@ export class Worker {
   private readonly pollMs: number;
   private readonly memberBatch: number;
   private readonly backoff: BackoffPolicy;
+  private readonly availability: StoreAvailability;
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
@@ -75,6 +79,7 @@ export class Worker {
     this.pollMs = options.pollMs ?? 1_000;
     this.memberBatch = options.memberBatch ?? 1_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.availability = options.availability ?? new StoreAvailability(options.logger);
   }
 
   start(): void {
@@ -102,8 +107,9 @@ export class Worker {
       let ogId: number | undefined;
       try {
         ogId = await store.claimGroup(this.owner, Date.now(), this.leaseMs);
+        this.availability.succeeded();
       } catch (error) {
-        logger?.error({ err: error }, 'cannot claim work from the store');
+        this.availability.failed(error);
       }
       if (ogId === undefined) {
         await this.sleep();

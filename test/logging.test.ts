@@ -1,0 +1,129 @@
+// What the log says, and what it never holds: tokens sent by mistake in a query string, and one
+// line per request or poll while the store is down.
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreAvailability } from '../src/ledger/availability.js';
+import type { Store } from '../src/ledger/store.js';
+import { createLogger, loggedUrl } from '../src/logger.js';
+import { ADMIN_TOKEN, nativeBody, testApp, type TestApp } from './support/app.js';
+import { adminRequest, postNative } from './support/http.js';
+
+/** A logger writing JSON lines into memory. */
+function memoryLogger(level = 'info') {
+  const lines: Array<Record<string, unknown>> = [];
+  let raw = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      raw += String(chunk);
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger(level, sink), lines, raw: () => raw };
+}
+
+/** The store, with a switch that makes every call fail as a lost database would. */
+function breakable(store: Store): { store: Store; down: boolean } {
+  const state = { down: false, store: store };
+  state.store = new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (state.down) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (driver detail)'));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return state;
+}
+
+const ERROR = 50;
+
+let app: TestApp | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('request URLs in the log', () => {
+  it('an admin token sent as ?token= is refused and not logged', async () => {
+    const log = memoryLogger();
+    app = await testApp({ deps: { logger: log.logger } });
+    const res = await app.fastify.inject({ url: `/admin/status?token=${ADMIN_TOKEN}` });
+    expect(res.statusCode).toBe(401);
+    expect(log.raw()).not.toContain(ADMIN_TOKEN);
+    expect(log.lines.find((l) => l.msg === 'incoming request')).toMatchObject({ req: { url: '/admin/status?[redacted]' } });
+  });
+
+  it('other URLs are logged as they came; admin paths keep their path', () => {
+    expect(loggedUrl('/webhooks/og')).toBe('/webhooks/og');
+    expect(loggedUrl('/healthz?probe=1')).toBe('/healthz?probe=1');
+    expect(loggedUrl('/admin/events?status=dead&token=x')).toBe('/admin/events?[redacted]');
+    expect(loggedUrl('/admin?token=x')).toBe('/admin?[redacted]');
+    expect(loggedUrl('/console/?token=x')).toBe('/console/?[redacted]');
+    expect(loggedUrl('/administrator?x=1')).toBe('/administrator?x=1');
+  });
+});
+
+describe('a store outage', () => {
+  it('is logged once when it starts and once when it ends, whatever the traffic; answers keep the driver out', async () => {
+    const log = memoryLogger();
+    // The store of one app, broken and recovered under another.
+    const owner = await testApp();
+    const broken = breakable(owner.store);
+    app = await testApp({ deps: { logger: log.logger, store: broken.store } });
+    broken.down = true;
+    for (let i = 0; i < 40; i++) {
+      const res = await postNative(app, nativeBody('og.group.deleted', { group: { id: 42 } }));
+      expect(res.statusCode).toBe(503);
+      expect(res.json().detail).toBe('the event store cannot take writes; retry shortly');
+    }
+    const ready = await app.fastify.inject({ url: '/readyz' });
+    expect(ready.json()).toEqual({ status: 'unavailable', store: 'not writable', civicrm: null });
+    const status = await adminRequest(app, 'GET', '/admin/status');
+    expect(status.statusCode).toBe(503);
+    expect(status.json().detail).toContain('ECONNREFUSED 127.0.0.1:5432 (driver detail)');
+
+    broken.down = false;
+    expect((await postNative(app, nativeBody('og.group.deleted', { group: { id: 42 } }))).statusCode).toBe(202);
+    const status2 = await adminRequest(app, 'GET', '/admin/status');
+    expect(status2.json().store).toEqual({ available: true, since: null, lastError: null });
+
+    const errors = log.lines.filter((l) => (l.level as number) >= ERROR);
+    expect(errors).toEqual([expect.objectContaining({ msg: 'store unavailable', error: 'connect ECONNREFUSED 127.0.0.1:5432 (driver detail)' })]);
+    expect(log.raw()).not.toContain('"stack"');
+    expect(log.lines.filter((l) => l.msg === 'store available again')).toEqual([expect.objectContaining({ failures: 42 })]);
+    await owner.close();
+  });
+});
+
+describe('StoreAvailability', () => {
+  it('summarizes a long outage now and then, and reports it to the operator view', () => {
+    const said: Array<[string, string, object]> = [];
+    const logger = {
+      error: (fields: object, msg: string) => said.push(['error', msg, fields]),
+      warn: (fields: object, msg: string) => said.push(['warn', msg, fields]),
+      info: (fields: object, msg: string) => said.push(['info', msg, fields]),
+    };
+    let now = Date.UTC(2026, 11, 2, 10, 0, 0);
+    const availability = new StoreAvailability(logger, 30_000, () => now);
+    expect(availability.view()).toEqual({ available: true, since: null, lastError: null });
+    for (let second = 0; second < 100; second++) {
+      availability.failed(new Error(`refused ${second}`));
+      now += 1_000;
+    }
+    expect(availability.view()).toEqual({ available: false, since: '2026-12-02T10:00:00.000Z', lastError: 'refused 99' });
+    availability.succeeded();
+    availability.succeeded();
+    expect(said.map(([level, msg]) => `${level} ${msg}`)).toEqual([
+      'error store unavailable',
+      'warn store still unavailable',
+      'warn store still unavailable',
+      'warn store still unavailable',
+      'info store available again',
+    ]);
+    expect(said[1]![2]).toEqual({ error: 'refused 30', failures: 30, downForMs: 30_000 });
+    expect(said[4]![2]).toEqual({ failures: 100, downForMs: 100_000 });
+  });
+});
