@@ -5,13 +5,16 @@
 //   2. store: SqliteStore.accept called directly, one event after another: events/s;
 //   3. sync: a snapshot of M members into an empty CiviCRM emulator, worker running:
 //      members synced per second, CiviCRM requests (per 1,000 members, per member), and
-//      the same for a second identical snapshot.
+//      the same for a second identical snapshot;
+//   4. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
+//      the two times (about 8 when the work grows linearly, about 64 when quadratically).
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase).
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { buildApp } from '../src/app.js';
+import { htmlToText } from '../src/events/html-text.js';
 import type { OgEvent } from '../src/events/model.js';
 import type { Store } from '../src/ledger/store.js';
 import { createMetrics } from '../src/metrics.js';
@@ -228,7 +231,30 @@ async function syncBench(): Promise<{ membersPerSecond: number; requestsPerMembe
   }
 }
 
+/** The best of three runs of htmlToText over `html`, in milliseconds. */
+function textTime(html: string): number {
+  let best = Infinity;
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    htmlToText(html);
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
+function htmlBench(): void {
+  const n = 128 * 1024;
+  const rows: Array<[string, string]> = [];
+  for (const shape of ['<', '<a x="', '<!--', '&#x', '<p>', 'Chess &amp; <b>Go</b> club. ']) {
+    const small = textTime(shape.repeat(Math.ceil(n / shape.length)));
+    const large = textTime(shape.repeat(Math.ceil((8 * n) / shape.length)));
+    rows.push([JSON.stringify(shape), `${fmt(small, 1)} ms for 128 KiB, ${fmt(large, 1)} ms for 1 MiB: ×${fmt(large / small, 1)}`]);
+  }
+  section('group body text (htmlToText; ×8 is linear, ×64 quadratic)', rows);
+}
+
 console.log(`og-civicrm-sync bench · node ${process.version} · ${new Date().toISOString()}`);
+htmlBench();
 const intakeRate = await intakeBench();
 const storeRate = await storeBench();
 const synced = await syncBench();
