@@ -14,7 +14,7 @@ import type { Store } from './ledger/store.js';
 import type { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
 
-export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles' | 'http'>;
+export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles' | 'drupalSignatures' | 'http'>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -79,7 +79,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
   });
 
-  await fastify.register(webhookRoutes, { secrets: config.webhookSecrets, groupBundles: config.ogGroupBundles, intake, metrics });
+  await fastify.register(webhookRoutes, {
+    secrets: config.webhookSecrets,
+    groupBundles: config.ogGroupBundles,
+    drupalSignatures: config.drupalSignatures,
+    intake,
+    metrics,
+  });
   await fastify.register(adminRoutes, { token: config.adminToken, store, availability, intake, version: VERSION, sync });
   await fastify.register(healthRoutes, { store, availability, intake, metrics, openapiPath: OPENAPI_PATH, sync });
   return { fastify, intake };

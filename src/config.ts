@@ -20,6 +20,8 @@ export interface Config {
   adminToken?: string;
   http: HttpLimits;
   ogGroupBundles: string[];
+  /** Signature headers /webhooks/drupal accepts; sha256 always, sha1 for the module's 8.x-1.x. */
+  drupalSignatures: Array<'sha256' | 'sha1'>;
   onGroupDelete: OnGroupDelete;
   createMissingContacts: boolean;
   syncConcurrency: number;
@@ -65,6 +67,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnections: integer(env, 'MAX_CONNECTIONS', 512, 1, 65_535),
     },
     ogGroupBundles: list(env, 'OG_GROUP_BUNDLES', ['group']),
+    drupalSignatures: drupalSignatures(env),
     onGroupDelete: oneOf(env, 'ON_GROUP_DELETE', ['disable', 'delete', 'keep'], 'disable'),
     createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
     syncConcurrency: integer(env, 'SYNC_CONCURRENCY', 4, 1, 64),
@@ -151,6 +154,15 @@ function adminToken(env: Env): string | undefined {
     throw new ConfigError('ADMIN_TOKEN', `must be at least ${ADMIN_TOKEN_MIN} characters (got ${value.length}); make one with: openssl rand -hex 32`);
   }
   return value;
+}
+
+function drupalSignatures(env: Env): Array<'sha256' | 'sha1'> {
+  const given = list(env, 'DRUPAL_SIGNATURES', ['sha256', 'sha1']).map((a) => a.toLowerCase());
+  const known = given.every((a) => a === 'sha256' || a === 'sha1');
+  if (!known || !given.includes('sha256')) {
+    throw new ConfigError('DRUPAL_SIGNATURES', `must be sha256,sha1 or sha256, got "${given.join(',')}"`);
+  }
+  return [...new Set(given)] as Array<'sha256' | 'sha1'>;
 }
 
 function httpUrl(env: Env, name: string): string {

@@ -46,6 +46,7 @@ describe('defaults', () => {
       adminToken: undefined,
       http: { requestTimeoutMs: 30_000, maxConnections: 512 },
       ogGroupBundles: ['group'],
+      drupalSignatures: ['sha256', 'sha1'],
       onGroupDelete: 'disable',
       createMissingContacts: true,
       syncConcurrency: 4,
@@ -163,6 +164,8 @@ describe('malformed values', () => {
     ['REQUEST_TIMEOUT', 'soon'],
     ['MAX_CONNECTIONS', '0'],
     ['MAX_CONNECTIONS', 'many'],
+    ['DRUPAL_SIGNATURES', 'sha1'],
+    ['DRUPAL_SIGNATURES', 'md5,sha256'],
   ];
   for (const [variable, value] of cases) {
     it(`${variable}=${JSON.stringify(value)} is refused, naming ${variable}`, () => expectRejected(variable, value));
@@ -193,6 +196,12 @@ describe('accepted spellings', () => {
   it('reads durations in every unit, and defaults the HTTP limits', () => {
     const timeout = (value: string) => loadConfig(env({ REQUEST_TIMEOUT: value })).http.requestTimeoutMs;
     expect([timeout('1500ms'), timeout('45s'), timeout('2m'), timeout('1h'), timeout('1d')]).toEqual([1_500, 45_000, 120_000, 3_600_000, 86_400_000]);
+  });
+
+  it('takes DRUPAL_SIGNATURES as sha256 alone or with sha1, in any order and case', () => {
+    const algorithms = (value: string) => loadConfig(env({ DRUPAL_SIGNATURES: value })).drupalSignatures;
+    expect(algorithms('sha256')).toEqual(['sha256']);
+    expect(algorithms('SHA1 sha256')).toEqual(['sha1', 'sha256']);
   });
 
   it('takes SYNC_CONCURRENCY from 1', () => {

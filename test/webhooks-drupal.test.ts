@@ -1,8 +1,11 @@
 // POST /webhooks/drupal with deliveries as Drupal's webhooks module posts them (test/fixtures/drupal).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { BODY_LIMIT } from '../src/http/json-body.js';
+import { drupalDelivery, RELEASES, type Delivery, type WebhooksRelease } from './drupal-emulator/sender.js';
 import {
   drupalFixture,
+  PLAIN_SECRET,
   SECRET,
   signedDrupal,
   testApp,
@@ -223,6 +226,83 @@ describe('signature', () => {
 
   it('the configured whsec secret, used as a shared secret, verifies as well', async () => {
     await deliver(drupalFixture('node-group-create'), { secret: SECRET });
+  });
+});
+
+/** A fixture's bytes, exactly as Drupal's JSON encoder wrote them. */
+const fixtureBytes = (name: string): Buffer => readFileSync(new URL(`./fixtures/drupal/${name}.json`, import.meta.url));
+
+/** Posts a delivery as the module sent it: its headers, its bytes. */
+const send = (delivery: Delivery, headers: Record<string, string | undefined> = {}) =>
+  app.fastify.inject({ method: 'POST', url: '/webhooks/drupal', headers: { ...delivery.headers, ...headers }, payload: delivery.body });
+
+/** The fixture as the given release would post it: alpha6 names the acting user `account`. */
+function asSentBy(release: WebhooksRelease, name: string, secret = PLAIN_SECRET): Delivery {
+  const parsed = drupalFixture(name);
+  const bytes = release === '8.x-1.0-alpha6' ? undefined : fixtureBytes(name);
+  return drupalDelivery(release, parsed, secret, bytes);
+}
+
+describe('deliveries as each release of the webhooks module sends them', () => {
+  it.each(RELEASES)('%s: a group node create is accepted, with the owner from the acting user', async (release) => {
+    const answer = await send(asSentBy(release, 'node-group-create'));
+    expect(answer.statusCode, answer.body).toBe(202);
+    expect(answer.json()).toMatchObject({ status: 'accepted' });
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
+    expect(await app.store.user(7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
+  });
+
+  it('a title with the characters Drupal escapes is stored as typed', async () => {
+    const bytes = fixtureBytes('node-group-create-escapes');
+    // As the module sends it: \u0026, \u0027, \u003C, \u0022, \/ and \u00e9.
+    expect(bytes.toString()).toContain(String.raw`"title":[{"value":"Tom \u0026 Jerry\u0027s \u003CClub\u003E \u0022A\/B\u0022 caf\u00e9"}]`);
+    const answer = await send(drupalDelivery('8.x-1.0-alpha8', drupalFixture('node-group-create-escapes'), PLAIN_SECRET, bytes));
+    expect(answer.statusCode, answer.body).toBe(202);
+    expect(await app.store.group(42)).toMatchObject({
+      title: `Tom & Jerry's <Club> "A/B" café`,
+      // The narrow no-break space is white space to the text: one plain space.
+      description: 'Café & chess: "A/B" openings, 7 pm – all welcome 😀',
+    });
+  });
+
+  it('8.x-1.x signs with X-Hub-Signature (sha1) only; a wrong one is refused', async () => {
+    const delivery = asSentBy('8.x-1.0-alpha8', 'node-group-create');
+    expect(Object.keys(delivery.headers)).not.toContain('x-hub-signature-256');
+    const wrong = drupalDelivery('8.x-1.0-alpha8', drupalFixture('node-group-create'), UNKNOWN_PLAIN_SECRET, delivery.body);
+    expectProblem(await send(wrong), 401, /no signature matches \(X-Hub-Signature\)/);
+    await expectNothingStored(app);
+  });
+
+  it('with X-Hub-Signature-256 present it alone decides: a wrong sha256 next to a right sha1 is refused', async () => {
+    const delivery = asSentBy('3.x', 'node-group-create');
+    expectProblem(await send(delivery, { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }), 401, /X-Hub-Signature-256/);
+    await expectNothingStored(app);
+  });
+
+  it('refuses a malformed X-Hub-Signature', async () => {
+    const delivery = asSentBy('8.x-1.0-alpha8', 'node-group-create');
+    expectProblem(await send(delivery, { 'x-hub-signature': `sha256=${'0'.repeat(64)}` }), 401, /sha1=<40 hex digits>/);
+  });
+
+  it('DRUPAL_SIGNATURES=sha256 refuses a sha1-only delivery and says why; 3.x deliveries still pass', async () => {
+    await app.close();
+    app = await testApp({ config: testConfig({ DRUPAL_SIGNATURES: 'sha256' }) });
+    const refused = await send(asSentBy('8.x-1.0-alpha8', 'node-group-create'));
+    expectProblem(refused, 401, /only X-Hub-Signature \(HMAC-SHA1\) was sent, and DRUPAL_SIGNATURES allows sha256 only/);
+    await expectNothingStored(app);
+    expect((await send(asSentBy('3.x', 'node-group-create'))).statusCode).toBe(202);
+  });
+
+  it('an unsigned delivery (the module posts unsigned when its secret is empty) is refused', async () => {
+    const { 'x-hub-signature': _sha1, ...unsigned } = asSentBy('8.x-1.0-alpha8', 'node-group-create').headers;
+    const res = await app.fastify.inject({ method: 'POST', url: '/webhooks/drupal', headers: unsigned, payload: fixtureBytes('node-group-create') });
+    expectProblem(res, 401, /missing header X-Hub-Signature-256 \(or X-Hub-Signature\)/);
+  });
+
+  it("alpha6's `account` gives the member's details like `user` does", async () => {
+    const answer = await send(asSentBy('8.x-1.0-alpha6', 'og-membership-create'));
+    expect(answer.statusCode, answer.body).toBe(202);
+    expect(await app.store.user(9)).toMatchObject({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
   });
 });
 

@@ -1,6 +1,7 @@
 // Translation of deliveries of Drupal's contrib `webhooks` module into the normalized model.
-// Pure: no I/O. The module posts `{"event", "user", "entity"}` where `user` (the acting account)
-// and `entity` are Drupal's default serializer normalization: every field is a list of items,
+// Pure: no I/O. The module posts `{"event", "user", "entity"}` (`account` for `user` in
+// 8.x-1.0-alpha6) where `user` (the acting account) and `entity` are Drupal's default
+// serializer normalization: every field is a list of items,
 // e.g. `"title": [{"value": "Chess Club"}]`.
 import { htmlToText } from './html-text.js';
 import { fitDescription, type MemberState, type OgChange, type OgGroup, type OgUser } from './model.js';
@@ -38,7 +39,10 @@ export function translateDrupalDelivery(
 
   const entity = body.entity;
   if (!isObject(entity)) return invalid(`${event}: the body has no "entity" object`);
-  const actor = isObject(body.user) ? body.user : undefined;
+  // The acting account: `user` since the module's 8.x-1.0-alpha7, `account` in alpha6
+  // (webhooks.module, hook_entity_insert/update/delete, at those tags).
+  const acting = body.user ?? body.account;
+  const actor = isObject(acting) ? acting : undefined;
 
   try {
     return entityType === 'node'

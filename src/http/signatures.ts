@@ -1,6 +1,6 @@
 // Webhook signature checks: Standard Webhooks for native events, GitHub-style
-// X-Hub-Signature-256 for Drupal's webhooks module. Every configured secret is tried,
-// so a secret can be rotated without dropping deliveries.
+// X-Hub-Signature-256 / X-Hub-Signature for Drupal's webhooks module. Every configured
+// secret is tried, so a secret can be rotated without dropping deliveries.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { WebhookSecret } from '../config.js';
 
@@ -49,18 +49,49 @@ export function nativeVerifier(secrets: WebhookSecret[]): (headers: Headers, raw
   };
 }
 
-/** Verifies `X-Hub-Signature-256: sha256=<hex>` in constant time against every secret. */
-export function hubVerifier(secrets: WebhookSecret[]): (header: string | undefined, rawBody: Buffer) => Verdict {
+export type HubAlgorithm = 'sha256' | 'sha1';
+
+/** The signature headers of a delivery of Drupal's webhooks module. */
+export interface HubSignatures {
+  /** `X-Hub-Signature-256: sha256=<hex>` (module 3.x). */
+  sha256?: string;
+  /** `X-Hub-Signature: sha1=<hex>` (module 8.x-1.x, the only header it sends). */
+  sha1?: string;
+}
+
+const HUB = {
+  sha256: { header: 'X-Hub-Signature-256', pattern: /^sha256=([0-9a-fA-F]{64})$/, form: 'sha256=<64 hex digits>' },
+  sha1: { header: 'X-Hub-Signature', pattern: /^sha1=([0-9a-fA-F]{40})$/, form: 'sha1=<40 hex digits>' },
+} as const;
+
+/**
+ * Verifies a Drupal delivery in constant time against every secret. X-Hub-Signature-256,
+ * when present, alone decides: a wrong one is not saved by a right sha1 next to it.
+ * X-Hub-Signature (HMAC-SHA1) counts only without it, and only when `allowed` has sha1.
+ */
+export function hubVerifier(secrets: WebhookSecret[], allowed: readonly HubAlgorithm[]) {
   const keys = secrets.map((s) => Buffer.from(s.raw, 'utf8'));
-  return (header, rawBody) => {
-    if (!header) return { ok: false, detail: 'missing header X-Hub-Signature-256' };
-    const match = /^sha256=([0-9a-fA-F]{64})$/.exec(header.trim());
-    if (!match) return { ok: false, detail: 'X-Hub-Signature-256 must be sha256=<64 hex digits>' };
+  return (headers: HubSignatures, rawBody: Buffer): Verdict => {
+    const algorithm: HubAlgorithm | undefined = headers.sha256 ? 'sha256' : headers.sha1 ? 'sha1' : undefined;
+    if (!algorithm) {
+      const names = allowed.includes('sha1') ? 'X-Hub-Signature-256 (or X-Hub-Signature)' : 'X-Hub-Signature-256';
+      return { ok: false, detail: `missing header ${names}` };
+    }
+    if (!allowed.includes(algorithm)) {
+      return {
+        ok: false,
+        detail: 'only X-Hub-Signature (HMAC-SHA1) was sent, and DRUPAL_SIGNATURES allows sha256 only: ' +
+          'X-Hub-Signature-256 is required',
+      };
+    }
+    const { header, pattern, form } = HUB[algorithm];
+    const match = pattern.exec(headers[algorithm]!.trim());
+    if (!match) return { ok: false, detail: `${header} must be ${form}` };
     const given = Buffer.from(match[1]!.toLowerCase(), 'hex');
     let ok = false;
     // Every key is checked, so timing does not tell which one matched.
-    for (const key of keys) ok = timingSafeEqual(createHmac('sha256', key).update(rawBody).digest(), given) || ok;
-    return ok ? { ok: true } : { ok: false, detail: 'no signature matches' };
+    for (const key of keys) ok = timingSafeEqual(createHmac(algorithm, key).update(rawBody).digest(), given) || ok;
+    return ok ? { ok: true } : { ok: false, detail: `no signature matches (${header})` };
   };
 }
 
@@ -68,11 +99,6 @@ export function hubVerifier(secrets: WebhookSecret[]): (header: string | undefin
 export function signNative(secret: WebhookSecret, id: string, body: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000)) {
   const timestamp = String(nowSeconds);
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': standardSignature(secret.key, id, timestamp, body) };
-}
-
-/** The `X-Hub-Signature-256` value for a body. */
-export function signHub(secret: WebhookSecret, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', Buffer.from(secret.raw, 'utf8')).update(body).digest('hex')}`;
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -9,11 +9,12 @@ import type { Metrics } from '../metrics.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { HttpProblem, toProblem } from './problems.js';
-import { hubVerifier, nativeVerifier } from './signatures.js';
+import { hubVerifier, nativeVerifier, type HubAlgorithm } from './signatures.js';
 
 export interface WebhookOptions {
   secrets: WebhookSecret[];
   groupBundles: string[];
+  drupalSignatures: HubAlgorithm[];
   intake: Intake;
   metrics: Metrics;
 }
@@ -21,7 +22,7 @@ export interface WebhookOptions {
 export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, options) => {
   const { intake, metrics } = options;
   const verifyNative = nativeVerifier(options.secrets);
-  const verifyHub = hubVerifier(options.secrets);
+  const verifyHub = hubVerifier(options.secrets, options.drupalSignatures);
   const bundles = new Set(options.groupBundles);
 
   // Signatures are computed over the exact bytes received, so the body stays a Buffer here.
@@ -46,7 +47,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
 
   app.post('/webhooks/drupal', async (request, reply) => {
     const raw = rawBody(request);
-    const verdict = verifyHub(single(request.headers['x-hub-signature-256']), raw);
+    const verdict = verifyHub(
+      { sha256: single(request.headers['x-hub-signature-256']), sha1: single(request.headers['x-hub-signature']) },
+      raw,
+    );
     if (!verdict.ok) throw new HttpProblem(401, 'bad-signature', verdict.detail);
     const id = deliveryId(request.headers['x-drupal-delivery'], 'X-Drupal-Delivery');
     const body = parseJson(raw);
