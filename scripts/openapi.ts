@@ -61,6 +61,9 @@ const DrupalDelivery = Type.Object(
   {
     event: Type.Optional(Type.String({ description: 'The event, e.g. `entity:node:create`; must equal `X-Drupal-Event` when both are sent' })),
     user: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'The acting Drupal account, normalized' })),
+    account: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'The acting account under its 8.x-1.0-alpha6 name; read when `user` is absent' }),
+    ),
     entity: Type.Optional(
       Type.Object({}, {
         additionalProperties: true,
@@ -414,9 +417,20 @@ const parameters = {
   HubSignature: {
     name: 'X-Hub-Signature-256',
     in: 'header',
-    required: true,
-    description: '`sha256=<hex HMAC-SHA256 of the raw body>`, keyed with the UTF-8 bytes of a WEBHOOK_SECRETS secret (a plain shared secret).',
+    required: false,
+    description:
+      '`sha256=<hex HMAC-SHA256 of the raw body>`, keyed with the UTF-8 bytes of a WEBHOOK_SECRETS secret (a plain shared ' +
+      'secret); sent by module 3.x. When present it alone decides. This header or X-Hub-Signature is required.',
     schema: { type: 'string', pattern: '^sha256=[0-9a-fA-F]{64}$' },
+  },
+  HubSignatureSha1: {
+    name: 'X-Hub-Signature',
+    in: 'header',
+    required: false,
+    description:
+      '`sha1=<hex HMAC-SHA1 of the raw body>`, the only signature of module 8.x-1.x. Used when X-Hub-Signature-256 is ' +
+      'absent and DRUPAL_SIGNATURES allows sha1 (the default).',
+    schema: { type: 'string', pattern: '^sha1=[0-9a-fA-F]{40}$' },
   },
   OgId: {
     name: 'ogId',
@@ -490,10 +504,15 @@ const paths = {
       operationId: 'postDrupalDelivery',
       summary: "Receive a delivery of Drupal's `webhooks` module",
       description:
-        'A delivery of the contrib `webhooks` module, signed with `X-Hub-Signature-256` (a plain shared secret). Group ' +
+        'A delivery of the contrib `webhooks` module, signed with `X-Hub-Signature-256` and/or `X-Hub-Signature` (a plain shared secret). Group ' +
         'nodes and OG memberships become events; any other validly signed delivery is answered `202 ignored`.',
       security: [],
-      parameters: [ref('parameters', 'DrupalEvent'), ref('parameters', 'DrupalDelivery'), ref('parameters', 'HubSignature')],
+      parameters: [
+        ref('parameters', 'DrupalEvent'),
+        ref('parameters', 'DrupalDelivery'),
+        ref('parameters', 'HubSignature'),
+        ref('parameters', 'HubSignatureSha1'),
+      ],
       requestBody: {
         required: true,
         content: { 'application/json': { schema: ref('schemas', 'DrupalDelivery'), examples: { groupCreated: { value: EXAMPLE_DRUPAL } } } },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OgMember, OgUser } from '../src/events/model.js';
-import { ledgerChangesOf, type MemberWrite } from '../src/ledger/changes.js';
+import { changedOwner, ledgerChangesOf, type MemberWrite } from '../src/ledger/changes.js';
 
 const ann: OgUser = { id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' };
 const bob: OgUser = { id: 8, email: 'bob@example.org' };
@@ -26,7 +26,7 @@ describe('og.group.created and og.group.updated', () => {
         ledgerChangesOf({ type, group: { id: 42, title: 'Chess Club', description: 'Tuesdays', owner: ann } }),
       ).toEqual({
         ogId: 42,
-        group: { ogId: 42, title: 'Chess Club', description: 'Tuesdays', deleted: false },
+        group: { ogId: 42, title: 'Chess Club', description: 'Tuesdays', ownerUid: 7, deleted: false },
         members: [{ ogId: 42, uid: 7, state: 'active', isAdmin: true }],
         users: [ann],
         completeMemberList: false,
@@ -179,5 +179,14 @@ describe('every event type', () => {
       for (const write of changes.members) expect(write.ogId).toBe(3);
     }
     expect(all.filter((c) => c.completeMemberList)).toHaveLength(1);
+  });
+});
+
+describe('changedOwner', () => {
+  it('names the members whose rights move with the ownership', () => {
+    expect(changedOwner(undefined, 7)).toEqual([7]);
+    expect(changedOwner(7, 8)).toEqual([7, 8]);
+    expect(changedOwner(7, 7)).toEqual([]);
+    expect(changedOwner(7, undefined)).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import {
   aclGroupStatus,
   memberGroupStatus,
   statusWrites,
+  wantOf,
   type GroupContactStatus,
   type KnownStatuses,
 } from '../src/sync/memberships.js';
@@ -142,5 +143,15 @@ describe('statusWrites', () => {
 
   it('promotes a pending member to Added', () => {
     expect(statusWrites({ state: 'active', isAdmin: false }, { member: 'Pending' })).toEqual({ member: 'Added' });
+  });
+});
+
+describe('the group owner', () => {
+  it('is an active admin whatever the membership says; others are as their membership says', () => {
+    for (const state of STATES) {
+      expect(wantOf({ uid: 7, state, isAdmin: false }, 7)).toEqual({ state: 'active', isAdmin: true });
+      expect(wantOf({ uid: 8, state, isAdmin: false }, 7)).toEqual({ state, isAdmin: false });
+      expect(wantOf({ uid: 8, state, isAdmin: true }, undefined)).toEqual({ state, isAdmin: true });
+    }
   });
 });

@@ -389,6 +389,32 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('the group owner', () => {
+    it("is recorded with the group, and a later owner's membership dated after the group event keeps it", async () => {
+      // OG saves the owner's membership (no roles) before the node: it arrives first, dated later.
+      await accept(joined(42, member(ann)), at(10));
+      await syncAll(42);
+      await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(1));
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club', ownerUid: 7 });
+      // The membership row is newer and stays as it was, but its rights changed: it is synced again.
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: false, syncState: 'dirty' });
+    });
+
+    it('moves to a new owner: both are synced again; an update without an owner keeps it', async () => {
+      await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
+      await accept(joined(42, member(bob)), at(1));
+      await syncAll(42);
+      await accept(groupUpdated(42, 'Chess Club', { owner: bob }), at(2));
+      expect(await store.group(42)).toMatchObject({ ownerUid: 8 });
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty' });
+      expect(await memberOf(42, 8)).toMatchObject({ syncState: 'dirty' });
+      await syncAll(42);
+      await accept(groupUpdated(42, 'Renamed'), at(3));
+      expect(await store.group(42)).toMatchObject({ title: 'Renamed', ownerUid: 8 });
+      expect(await memberOf(42, 8)).toMatchObject({ syncState: 'clean' });
+    });
+  });
+
   describe('derived event status', () => {
     it('pending, then done after groupSynced and membersSynced with the dirtySeq', async () => {
       const id = await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));

@@ -6,7 +6,9 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
-import { ADMIN_TOKEN, drupalFixture, nativeBody, signedNative, testEnv } from './support/app.js';
+import { readFileSync } from 'node:fs';
+import { drupalDelivery } from './drupal-emulator/sender.js';
+import { ADMIN_TOKEN, drupalFixture, nativeBody, PLAIN_SECRET, signedNative, testEnv } from './support/app.js';
 import { contactOf, ogGroups, statusesOf } from './support/civicrm-view.js';
 import { startService, type Service } from './support/process.js';
 import { startRig, type Rig } from './support/sync.js';
@@ -147,6 +149,33 @@ describe('with the rig', () => {
     await rig.sendDrupal(deletion.event, deletion);
     await rig.settle();
     expect(statusesOf(rig.emulator, 42, 9)).toEqual({ member: 'Removed', acl: 'Removed' });
+  });
+});
+
+describe('a new group as Drupal creates it', () => {
+  let rig: Rig;
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  // OG's og_entity_insert() (Gizra/og 8.x-1.x, og.module) saves the owner's membership, with no
+  // roles, inside the node's own insert hooks, and `og` runs before `webhooks`: the module
+  // posts entity:og_membership:create before entity:node:create, each from inside the save.
+  it('ends with its real title and the owner as admin, whichever is synced first, and no placeholder left', async () => {
+    rig = await startRig();
+    const bytes = (name: string) => readFileSync(new URL(`./fixtures/drupal/${name}.json`, import.meta.url));
+    for (const name of ['og-membership-create-owner', 'node-group-create-escapes']) {
+      const answer = await rig.deliver(drupalDelivery('8.x-1.0-alpha8', drupalFixture(name), PLAIN_SECRET, bytes(name)));
+      expect(answer.status).toBe(202);
+      // The worker may make the groups from the membership alone before the node arrives.
+      await rig.settle();
+    }
+    const { member, acl, role } = ogGroups(rig.emulator, 42);
+    expect(member!.title).toBe(`Tom & Jerry's <Club> "A/B" café`);
+    expect(acl!.title).toBe(`Tom & Jerry's <Club> "A/B" café: Administrator`);
+    expect(role!.label).toBe(`Tom & Jerry's <Club> "A/B" café: Administrator`);
+    expect(rig.emulator.db.groups.all().filter((g) => /OG 42/.test(g.title))).toEqual([]);
+    expect(statusesOf(rig.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
   });
 });
 

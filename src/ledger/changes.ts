@@ -1,7 +1,7 @@
 // What an event means for the ledger, computed without a database: the writes a store
 // applies in the event's transaction. Ordering (older never overwrites newer) is the
 // store's job, because only it knows what was applied before.
-import type { OgChange, OgMember, OgUser } from '../events/model.js';
+import type { OgChange, OgGroup, OgMember, OgUser } from '../events/model.js';
 
 /** Desired OG membership state; `deleted` is a state, not a missing row. */
 export type LedgerMemberState = OgMember['state'] | 'deleted';
@@ -11,6 +11,8 @@ export interface GroupWrite {
   /** Absent for a deletion, which keeps the last known title. */
   title?: string;
   description?: string;
+  /** The group's owner, an active admin whatever their membership says; absent keeps the last one. */
+  ownerUid?: number;
   deleted: boolean;
 }
 
@@ -40,7 +42,7 @@ export function ledgerChangesOf(change: OgChange): LedgerChanges {
       const owner = group.owner ? [ownerWrite(group.id, group.owner)] : [];
       return {
         ogId: group.id,
-        group: groupWrite(group.id, group.title, group.description),
+        group: groupWrite(group),
         members: owner,
         users: group.owner ? [group.owner] : [],
         completeMemberList: false,
@@ -77,7 +79,7 @@ export function ledgerChangesOf(change: OgChange): LedgerChanges {
       if (group.owner) byUid.set(group.owner.id, ownerWrite(group.id, group.owner));
       return {
         ogId: group.id,
-        group: groupWrite(group.id, group.title, group.description),
+        group: groupWrite(group),
         members: [...byUid.values()],
         users: [...change.members.map((m) => m.user), ...(group.owner ? [group.owner] : [])],
         completeMemberList: true,
@@ -86,15 +88,27 @@ export function ledgerChangesOf(change: OgChange): LedgerChanges {
   }
 }
 
-function groupWrite(ogId: number, title: string, description: string | undefined): GroupWrite {
-  return description === undefined ? { ogId, title, deleted: false } : { ogId, title, description, deleted: false };
+function groupWrite(group: OgGroup): GroupWrite {
+  return {
+    ogId: group.id,
+    title: group.title,
+    ...(group.description !== undefined && { description: group.description }),
+    ...(group.owner && { ownerUid: group.owner.id }),
+    deleted: false,
+  };
 }
 
 function memberWrite(ogId: number, member: OgMember): MemberWrite {
   return { ogId, uid: member.user.id, state: member.state, isAdmin: member.isAdmin };
 }
 
-/** The group's owner is an active admin, whatever a membership says. */
+/** The owner's membership row, so the owner is among the members to sync. */
 function ownerWrite(ogId: number, owner: OgUser): MemberWrite {
   return { ogId, uid: owner.id, state: 'active', isAdmin: true };
+}
+
+/** The members whose rights change when a group's owner goes from `before` to `next`. */
+export function changedOwner(before: number | undefined, next: number | undefined): number[] {
+  if (next === undefined || next === before) return [];
+  return before === undefined ? [next] : [before, next];
 }

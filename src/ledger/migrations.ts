@@ -100,4 +100,14 @@ export const migrations: Migration[] = [
         CREATE INDEX og_members_due ON og_members (sync_state, next_attempt_at);`,
     },
   },
+  {
+    version: 3,
+    name: 'group owner',
+    // OG gives its owner access through ownership, not a role: the owner's membership carries
+    // no administrator role, and may be dated after the group event that named the owner.
+    sql: {
+      sqlite: 'ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;',
+      postgres: 'ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;',
+    },
+  },
 ];

@@ -16,7 +16,7 @@
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient } from 'pg';
 import type { OgEvent } from '../events/model.js';
-import { ledgerChangesOf, type LedgerChanges } from './changes.js';
+import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
 import { migrations } from './migrations.js';
 import {
@@ -450,12 +450,17 @@ export class PostgresStore implements Store {
 
 async function applyChanges(db: Queryable, changes: LedgerChanges, at: number, seq: number): Promise<void> {
   const targets: number[] = [];
+  let ownerChange: number[] = [];
 
   // The group row first, then users, then members: the lock order.
   if (changes.group) {
     const g = changes.group;
-    const before = await db.query<{ deleted: number }>('SELECT deleted FROM og_groups WHERE og_id = $1 FOR UPDATE', [g.ogId]);
+    const before = await db.query<{ deleted: number; owner_uid: string | null }>(
+      'SELECT deleted, owner_uid FROM og_groups WHERE og_id = $1 FOR UPDATE',
+      [g.ogId],
+    );
     const wasDeleted = before.rows[0]?.deleted === 1;
+    const ownerBefore = before.rows[0]?.owner_uid;
     const applied = g.deleted
       ? await db.query(
           `INSERT INTO og_groups (og_id, deleted, changed_at, dirty_seq) VALUES ($1, 1, $2, $3)
@@ -466,15 +471,19 @@ async function applyChanges(db: Queryable, changes: LedgerChanges, at: number, s
           [g.ogId, at, seq],
         )
       : await db.query(
-          `INSERT INTO og_groups (og_id, title, description, deleted, changed_at, dirty_seq) VALUES ($1, $2, $3, 0, $4, $5)
+          `INSERT INTO og_groups (og_id, title, description, owner_uid, deleted, changed_at, dirty_seq) VALUES ($1, $2, $3, $4, 0, $5, $6)
            ON CONFLICT (og_id) DO UPDATE SET title = excluded.title,
-             description = coalesce(excluded.description, og_groups.description), deleted = 0,
+             description = coalesce(excluded.description, og_groups.description),
+             owner_uid = coalesce(excluded.owner_uid, og_groups.owner_uid), deleted = 0,
              changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
            WHERE og_groups.changed_at <= excluded.changed_at
            RETURNING og_id`,
-          [g.ogId, g.title, g.description ?? null, at, seq],
+          [g.ogId, g.title, g.description ?? null, g.ownerUid ?? null, at, seq],
         );
     if (applied.rowCount === 1) targets.push(0);
+    if (applied.rowCount === 1) {
+      ownerChange = changedOwner(ownerBefore === null || ownerBefore === undefined ? undefined : Number(ownerBefore), g.ownerUid);
+    }
     // Membership changes made while the group was deleted were not written anywhere.
     if (applied.rowCount === 1 && wasDeleted && !g.deleted) {
       await db.query(`UPDATE og_members SET dirty_seq = $1, ${RESET_SYNC} WHERE og_id = $2`, [seq, g.ogId]);
@@ -514,6 +523,16 @@ async function applyChanges(db: Queryable, changes: LedgerChanges, at: number, s
       [m.ogId, m.uid, m.state, m.isAdmin ? 1 : 0, at, seq],
     );
     if (applied.rowCount === 1) targets.push(m.uid);
+  }
+
+  // The old and the new owner's rights changed with the group, whatever their rows' dates.
+  for (const uid of ownerChange) {
+    const redirtied = await db.query(`UPDATE og_members SET dirty_seq = $1, ${RESET_SYNC} WHERE og_id = $2 AND uid = $3 RETURNING uid`, [
+      seq,
+      changes.ogId,
+      uid,
+    ]);
+    if (redirtied.rowCount === 1) targets.push(uid);
   }
 
   if (changes.completeMemberList) {

@@ -9,6 +9,7 @@ export interface GroupRow {
   title: string | null;
   description: string | null;
   deleted: number;
+  owner_uid: number | null;
   changed_at: number;
   sync_state: SyncState;
   dirty_seq: number;
@@ -54,6 +55,7 @@ export function groupRecord(row: GroupRow): GroupRecord {
     ...(row.title !== null && { title: row.title }),
     ...(row.description !== null && { description: row.description }),
     deleted: row.deleted === 1,
+    ...(row.owner_uid !== null && row.owner_uid !== undefined && { ownerUid: Number(row.owner_uid) }),
     changedAt: row.changed_at,
     syncState: row.sync_state,
     dirtySeq: row.dirty_seq,

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { OgEvent } from '../events/model.js';
-import { ledgerChangesOf, type LedgerChanges } from './changes.js';
+import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { migrations } from './migrations.js';
 import {
   failureState,
@@ -88,13 +88,16 @@ export class SqliteStore implements Store {
     for (const user of changes.users) s.upsertUser.run(user.id, user.email ?? null, user.firstName ?? null, user.lastName ?? null);
     const target = (uid: number) => s.insertTarget.run(seq, changes.ogId, uid);
 
+    let ownerChange: number[] = [];
     if (changes.group) {
       const g = changes.group;
-      const wasDeleted = s.groupDeleted.pluck().get(g.ogId) === 1;
+      const before = s.groupBefore.get(g.ogId) as { deleted: number; owner_uid: number | null } | undefined;
+      const wasDeleted = before?.deleted === 1;
       const applied = g.deleted
         ? s.deleteGroup.get(g.ogId, at, seq)
-        : s.upsertGroup.get(g.ogId, g.title, g.description ?? null, at, seq);
+        : s.upsertGroup.get(g.ogId, g.title, g.description ?? null, g.ownerUid ?? null, at, seq);
       if (applied !== undefined) target(0);
+      ownerChange = applied === undefined ? [] : changedOwner(before?.owner_uid ?? undefined, g.ownerUid);
       // Membership changes made while the group was deleted were not written anywhere.
       if (applied !== undefined && wasDeleted && !g.deleted) s.redirtyGroupMembers.run(seq, g.ogId);
     } else {
@@ -106,6 +109,9 @@ export class SqliteStore implements Store {
       const applied = s.upsertMember.get({ ogId: m.ogId, uid: m.uid, state: m.state, isAdmin: m.isAdmin ? 1 : 0, at, seq });
       if (applied !== undefined) target(m.uid);
     }
+
+    // The old and the new owner's rights changed with the group, whatever their rows' dates.
+    for (const uid of ownerChange) if (s.redirtyMember.get(seq, changes.ogId, uid) !== undefined) target(uid);
 
     if (changes.completeMemberList) {
       s.markMembersComplete.run({ at, ogId: changes.ogId });
@@ -365,9 +371,10 @@ function prepare(db: Database.Database) {
          last_name = coalesce(excluded.last_name, users.last_name)`,
     ),
     upsertGroup: db.prepare(
-      `INSERT INTO og_groups (og_id, title, description, deleted, changed_at, dirty_seq) VALUES (?, ?, ?, 0, ?, ?)
+      `INSERT INTO og_groups (og_id, title, description, owner_uid, deleted, changed_at, dirty_seq) VALUES (?, ?, ?, ?, 0, ?, ?)
        ON CONFLICT (og_id) DO UPDATE SET title = excluded.title,
-         description = coalesce(excluded.description, og_groups.description), deleted = 0,
+         description = coalesce(excluded.description, og_groups.description),
+         owner_uid = coalesce(excluded.owner_uid, og_groups.owner_uid), deleted = 0,
          changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
        WHERE og_groups.changed_at <= excluded.changed_at
        RETURNING og_id`,
@@ -404,7 +411,8 @@ function prepare(db: Database.Database) {
          AND uid NOT IN (SELECT value FROM json_each(?))
        RETURNING uid`,
     ),
-    groupDeleted: db.prepare('SELECT deleted FROM og_groups WHERE og_id = ?'),
+    groupBefore: db.prepare('SELECT deleted, owner_uid FROM og_groups WHERE og_id = ?'),
+    redirtyMember: db.prepare(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ? AND uid = ? RETURNING uid`),
     // Re-marking an item keeps what its events already achieved (synced_seq): only the work is new.
     redirtyGroup: db.prepare(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`),
     redirtyGroupMembers: db.prepare(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`),

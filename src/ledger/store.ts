@@ -38,6 +38,8 @@ export interface GroupRecord {
   /** Absent while only memberships of the group have been seen. */
   title?: string;
   description?: string;
+  /** The group's owner: an active admin whatever their membership says (OG grants by ownership). */
+  ownerUid?: number;
   deleted: boolean;
   changedAt: number;
   syncState: SyncState;

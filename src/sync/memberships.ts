@@ -20,6 +20,15 @@ export interface StatusWrites {
   acl?: GroupContactStatus;
 }
 
+/**
+ * What OG grants a member: the group's owner is an active admin whatever the membership says.
+ * OG gives its owner access by ownership (Gizra/og src/OgAccess.php), and the membership OG
+ * makes for the owner (og_entity_insert) carries no administrator role.
+ */
+export function wantOf(member: MembershipWant & { uid: number }, ownerUid: number | undefined): MembershipWant {
+  return member.uid === ownerUid ? { state: 'active', isAdmin: true } : { state: member.state, isAdmin: member.isAdmin };
+}
+
 export function memberGroupStatus(state: LedgerMemberState): GroupContactStatus {
   if (state === 'active') return 'Added';
   if (state === 'pending') return 'Pending';

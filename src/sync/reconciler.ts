@@ -13,6 +13,7 @@ import {
   type AuditedMember,
   type GroupContactStatus,
   type MembershipDrift,
+  wantOf,
 } from './memberships.js';
 import { fold } from './observe.js';
 import { planGroup, resolve, type Observation, type Operation } from './plan.js';
@@ -119,7 +120,7 @@ export class Reconciler {
   ): Promise<AuditReport> {
     const groupWrites: string[] = [];
     const { state } = await this.syncGroup(group, previous, { dryRun, onWrite: (w) => groupWrites.push(w) });
-    const { actual, audited, observed } = await this.observeMembers(state, members, users);
+    const { actual, audited, observed } = await this.observeMembers(group, state, members, users);
     const drift = membershipDrift(audited, actual);
     if (!dryRun && drift.extra.length > 0) {
       const calls = drift.extra.map((e): ApiCall =>
@@ -134,7 +135,7 @@ export class Reconciler {
    * The GroupContact rows really in the two groups, and the statuses they give each ledger
    * member whose contact can be found (none is created).
    */
-  async observeMembers(state: GroupCiviState, members: MemberRecord[], users: Map<number, UserRecord>) {
+  async observeMembers(group: GroupRecord, state: GroupCiviState, members: MemberRecord[], users: Map<number, UserRecord>) {
     const actual: ActualRows = {
       member: await this.rowsOf(state.memberGroupId),
       acl: await this.rowsOf(state.aclGroupId),
@@ -148,7 +149,8 @@ export class Reconciler {
     const contacts = await resolveContacts(this.options.civi, profiles, { createMissing: false });
     const audited: AuditedMember[] = members.map((m) => {
       const contact = contacts.get(m.uid);
-      return { uid: m.uid, state: m.state, isAdmin: m.isAdmin, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
+      const want = wantOf(m, group.ownerUid);
+      return { uid: m.uid, ...want, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
     });
     const observed = audited.flatMap((m) =>
       m.contactId === undefined
@@ -179,7 +181,8 @@ export class Reconciler {
     const outcomes = new Map<number, MemberOutcome>();
     const pending: Array<{ member: MemberRecord; writes: ReturnType<typeof statusWrites> }> = [];
     for (const member of members) {
-      const writes = statusWrites(member, { member: status(member.civiMemberStatus), acl: status(member.civiAclStatus) });
+      const known = { member: status(member.civiMemberStatus), acl: status(member.civiAclStatus) };
+      const writes = statusWrites(wantOf(member, group.ownerUid), known);
       // A deleted or unsynced group has no rows to change; nothing is owed until it exists again.
       const groupGone = group.deleted || state.memberGroupId === undefined || state.aclGroupId === undefined;
       if (groupGone || (writes.member === undefined && writes.acl === undefined)) {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CiviError } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
-import type { Failure, GroupWork, Store } from '../ledger/store.js';
+import type { Failure, GroupRecord, GroupWork, Store } from '../ledger/store.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
 
 export interface WorkerOptions {
@@ -159,7 +159,7 @@ export class Worker {
     if (group.syncState === 'clean' && previous) return previous;
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);
-      if (adopted) await this.learnAdoptedRows(group.ogId, state);
+      if (adopted) await this.learnAdoptedRows(group, state);
       await store.groupSynced(group.ogId, group.dirtySeq, state, Date.now());
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
       if (adopted) return undefined;
@@ -185,13 +185,13 @@ export class Worker {
    * sync writes exactly what differs. Contacts OG does not list are left to `reconcile`: until
    * a snapshot or backfill, the ledger may not know every member.
    */
-  private async learnAdoptedRows(ogId: number, state: GroupCiviState): Promise<void> {
+  private async learnAdoptedRows(group: GroupRecord, state: GroupCiviState): Promise<void> {
     const { store, reconciler } = this.options;
-    const members = await store.members(ogId);
+    const members = await store.members(group.ogId);
     const users = await store.users(members.map((m) => m.uid));
-    const { observed } = await reconciler.observeMembers(state, members, users);
+    const { observed } = await reconciler.observeMembers(group, state, members, users);
     await store.saveContacts(observed.map((o) => ({ uid: o.uid, contactId: o.contactId })));
-    await store.setKnownStatuses(ogId, observed);
+    await store.setKnownStatuses(group.ogId, observed);
   }
 
   private async syncMembers(work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {

@@ -67,6 +67,11 @@ export async function startRig(options: RigOptions = {}) {
       const { headers, payload } = signedDrupal(event, body);
       return post('/webhooks/drupal', headers, payload);
     },
+    /** Posts a delivery exactly as the Drupal module made it (test/drupal-emulator). */
+    async deliver(delivery: { headers: Record<string, string>; body: Buffer }) {
+      const response = await fetch(base + '/webhooks/drupal', { method: 'POST', headers: delivery.headers, body: new Uint8Array(delivery.body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    },
     async admin(method: string, path: string, body?: unknown) {
       const response = await fetch(base + path, {
         method,
