@@ -258,6 +258,15 @@ describe('Group', () => {
     expect(sameName.error_message).toBe('DB Error: already exists');
   });
 
+  it('stores group_type from a list or the checkbox form; before 4.7.16 a list is read by its keys (type 0)', async () => {
+    const typeOf = async (group_type: Json) => (await api('Group', 'get', { id: await newGroup({ group_type }), sequential: 1 })).values[0].group_type;
+    expect(await typeOf([2])).toEqual(['2']);
+    expect(await typeOf({ '2': 1 })).toEqual(['2']);
+    civi.version = '4.7.15';
+    expect(await typeOf([2])).toEqual(['0']);
+    expect(await typeOf({ '2': 1 })).toEqual(['2']);
+  });
+
   it('refuses a name over 64 characters with CiviCRM’s maxlength message', async () => {
     const res = await api('Group', 'create', { title: unique('long'), name: 'n'.repeat(70) });
     expect(res.error_message).toBe('Value for name is 70 characters  - This field has a maxlength of 64 characters.');
@@ -444,7 +453,8 @@ describe('ACL records', () => {
 
   it('takes AclRole’s acl_role_id for its id (dev/core#2615) unless an id is given', async () => {
     const group = await newGroup();
-    const role = { acl_role_id: 7, entity_table: 'civicrm_group', entity_id: group };
+    const value = Number((await api('OptionValue', 'create', { option_group_id: 'acl_role', label: unique('Role'), value: 7 })).values[0]?.value ?? 7);
+    const role = { acl_role_id: value, entity_table: 'civicrm_group', entity_id: group };
     const broken = await api('AclRole', 'create', role);
     expect(broken.is_error).toBe(0);
     expect(civi.db.aclEntityRoles.filter((r) => r.entity_id === group)).toEqual([]);
@@ -457,6 +467,12 @@ describe('ACL records', () => {
     expect((await api('ACLEntityRole', 'get', role)).error_message).toBe(
       'API (ACLEntityRole, get) does not exist (join the API team and implement it!)',
     );
+  });
+
+  it("refuses an AclRole whose acl_role_id is no acl_role option, as a role deleted by hand leaves it", async () => {
+    const group = await newGroup();
+    const res = await api('AclRole', 'create', { id: 0, acl_role_id: 99, entity_table: 'civicrm_group', entity_id: group });
+    expect(res).toMatchObject({ is_error: 1, error_code: 2001, error_field: 'acl_role_id', error_message: "'99' is not a valid option for field acl_role_id" });
   });
 
   it('wants object_table civicrm_group from 5.64 and civicrm_saved_search before', async () => {
@@ -477,6 +493,67 @@ describe('ACL records', () => {
 
     civi.version = '5.64.0';
     expect(civi.db.acls.get(old.id)?.object_table).toBe('civicrm_group');
+  });
+});
+
+describe('the ACL cache', () => {
+  /** A contact in an ACL group whose role may edit a member group: returns both. */
+  async function admin(): Promise<{ contactId: number; memberGroup: number; aclGroup: number; value: number }> {
+    const memberGroup = await newGroup();
+    const aclGroup = await newGroup({ group_type: { '1': 1 } });
+    const role = await api('OptionValue', 'create', { option_group_id: 'acl_role', label: unique('Role') });
+    const value = Number(role.values[role.id].value);
+    const contactId = civi.db.addContact({ email: `${unique('admin').replace(' ', '')}@example.org` });
+    await api('GroupContact', 'create', { group_id: aclGroup, contact_id: contactId });
+    return { contactId, memberGroup, aclGroup, value };
+  }
+
+  afterEach(() => {
+    civi.db.settings.acl_cache_refresh_mode = 'opportunistic';
+  });
+
+  it('keeps what it worked out until reset: API writes of ACLs and entity roles leave it stale', async () => {
+    const { contactId, memberGroup, aclGroup, value } = await admin();
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([]);
+    await api('AclRole', 'create', { id: 0, acl_role_id: value, entity_table: 'civicrm_group', entity_id: aclGroup });
+    const acl = await api('Acl', 'create', { name: unique('acl'), operation: 'Edit', entity_table: 'civicrm_acl_role', entity_id: value, object_table: 'civicrm_group', object_id: memberGroup });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([]);
+    expect(await api('Job', 'acl_cache_flush')).toMatchObject({ is_error: 0, count: 1, values: 1 });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([memberGroup]);
+    // Deleting an ACL resets it.
+    await api('Acl', 'delete', { id: acl.id });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([]);
+  });
+
+  it('is reset by GroupContact changes in the opportunistic mode only (from 5.37), always before', async () => {
+    const { contactId, memberGroup, aclGroup, value } = await admin();
+    await api('AclRole', 'create', { id: 0, acl_role_id: value, entity_table: 'civicrm_group', entity_id: aclGroup });
+    await api('Acl', 'create', { name: unique('acl'), operation: 'Edit', entity_table: 'civicrm_acl_role', entity_id: value, object_table: 'civicrm_group', object_id: memberGroup });
+    await api('Job', 'acl_cache_flush');
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([memberGroup]);
+
+    civi.db.settings.acl_cache_refresh_mode = 'deterministic';
+    await api('GroupContact', 'create', { group_id: aclGroup, contact_id: contactId, status: 'Removed' });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([memberGroup]);
+    civi.db.settings.acl_cache_refresh_mode = 'opportunistic';
+    await api('GroupContact', 'create', { group_id: aclGroup, contact_id: contactId, status: 'Removed' });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([]);
+
+    civi.version = '5.36.0';
+    civi.db.settings.acl_cache_refresh_mode = 'deterministic';
+    await api('GroupContact', 'create', { group_id: aclGroup, contact_id: contactId });
+    expect(civi.db.aclCache.editableGroups(contactId)).toEqual([memberGroup]);
+  });
+
+  it('has no Job.acl_cache_flush before 5.37', async () => {
+    civi.version = '5.36.0';
+    expect(await api('Job', 'acl_cache_flush')).toEqual({
+      error_code: 'not-found',
+      entity: 'Job',
+      action: 'acl_cache_flush',
+      is_error: 1,
+      error_message: 'API (Job, acl_cache_flush) does not exist (join the API team and implement it!)',
+    });
   });
 });
 

@@ -40,9 +40,10 @@ class CiviFailure extends Error {}
 const same = (a: unknown, b: unknown) => a !== undefined && a !== null && String(a).toLowerCase() === String(b).toLowerCase();
 const chars = (text: unknown) => Array.from(String(text)).length;
 
-/** A value as CiviCRM answers it: a string (arrays of strings for group_type). */
+/** A value as CiviCRM answers it: a string (arrays of strings for group_type, a checkbox map by its keys). */
 function civiValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(String);
+  if (typeof value === 'object' && value !== null) return Object.keys(value);
   if (typeof value === 'boolean') return value ? '1' : '0';
   return String(value);
 }
@@ -469,6 +470,11 @@ describe('a brand-new group', () => {
     for (const op of civi.writes) if (op.entity === 'Group' && op.params.id === undefined) expect(op.params.name).toBeTruthy();
   });
 
+  it("sends group_type in CiviCRM's checkbox form, which versions before 4.7.16 do not misread", () => {
+    const types = civi.writes.filter((op) => op.entity === 'Group').map((op) => op.params.group_type);
+    expect(types).toEqual([{ '2': 1 }, { '1': 1 }]);
+  });
+
   it('is left alone by the next sync, which only reads (2 rounds, or 1 with the hint)', () => {
     expect(run.hint).toEqual({ roleValue: 3, aclGroupId: Number(ours(civi).aclGroup!.id) });
     expectStable(civi, desired(), settings(), run.hint);
@@ -834,6 +840,22 @@ describe('repairs', () => {
     sync(civi, desired());
     const mine = expectContractRecords(civi);
     expect(mine.entityRoles[0]!.id).not.toBe(before.entityRole);
+  });
+
+  it('never takes CiviCRM\'s own role values 0, 1 or 2 for the group\'s role, whatever their description', () => {
+    for (const value of [0, 1, 2]) {
+      const civi = new FakeCivi();
+      const stock = civi.tables.OptionValue.find((r) => same(r.value, value)) ?? civi.insert('OptionValue', { option_group_id: 'acl_role', label: 'Everyone', value });
+      const label = stock.label;
+      stock.description = ACL_SOURCE;
+      sync(civi, desired());
+      const roles = civi.tables.OptionValue.filter((r) => r.description === ACL_SOURCE && !same(r.value, value));
+      expect(roles).toHaveLength(1);
+      expect(Number(roles[0]!.value)).toBeGreaterThan(2);
+      expect(stock.label).toBe(label);
+      expect(civi.tables.AclRole.map((r) => Number(r.acl_role_id))).toEqual([Number(roles[0]!.value)]);
+      expect(civi.tables.Acl.map((a) => Number(a.entity_id))).toEqual([Number(roles[0]!.value)]);
+    }
   });
 
   it('re-links the role when its entity role was deleted', () => {

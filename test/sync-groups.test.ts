@@ -47,6 +47,15 @@ describe('group creation', () => {
     expect(ogGroups(r.emulator, 42).member!.description).toBe('Tuesday nights');
   });
 
+  it('makes groups of the right types on a CiviCRM older than 4.7.16, which misreads a group_type list', async () => {
+    const r = await started({ emulator: { version: '4.7.15' } });
+    await r.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    await r.send('og.membership.created', admin(7), at(1));
+    await r.settle();
+    expectFullChain(r, 'Chess Club', 'civicrm_saved_search');
+    expect(statusesOf(r.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
+  });
+
   it('points the ACL at civicrm_saved_search before CiviCRM 5.64', async () => {
     const r = await started({ emulator: { version: '5.63.2' } });
     await r.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));

@@ -98,11 +98,18 @@ export interface Resolved {
   role?: CiviRole;
 }
 
+/**
+ * CiviCRM's own role values: 0 "Everyone" (5.64+) and 2 "Authenticated" apply to every
+ * (logged-in) user, 1 is the stock "Administrator". A row holding one of them is never taken
+ * for a group's role, whatever its description says.
+ */
+const RESERVED_ROLE_VALUES = new Set([0, 1, 2]);
+
 export function resolve(ogId: number, observed: Observation): Resolved {
   return {
     memberGroup: ours(observed.groups, memberSource(ogId)),
     aclGroup: ours(observed.groups, aclSource(ogId)),
-    role: observed.roles && [...observed.roles].sort((a, b) => a.id - b.id)[0],
+    role: observed.roles?.filter((r) => !RESERVED_ROLE_VALUES.has(r.value)).sort((a, b) => a.id - b.id)[0],
   };
 }
 
@@ -234,7 +241,7 @@ function groupWrite(target: 'memberGroup' | 'aclGroup', current: CiviGroup | und
       title: spec.title,
       name: spec.name,
       source: spec.source,
-      group_type: [spec.groupType],
+      group_type: checkboxes([spec.groupType]),
       is_active: 1,
       ...(spec.description !== undefined && { description: spec.description }),
     });
@@ -242,7 +249,7 @@ function groupWrite(target: 'memberGroup' | 'aclGroup', current: CiviGroup | und
   const changes: Record<string, unknown> = {};
   if (current.title !== spec.title) changes.title = spec.title;
   if (!current.isActive) changes.is_active = 1;
-  if (!current.groupType.includes(spec.groupType)) changes.group_type = [...current.groupType, spec.groupType];
+  if (!current.groupType.includes(spec.groupType)) changes.group_type = checkboxes([...current.groupType, spec.groupType]);
   if (spec.description !== undefined && (current.description ?? '') !== spec.description) changes.description = spec.description;
   return Object.keys(changes).length === 0 ? undefined : write(target, 'create', { id: current.id, ...changes });
 }
@@ -339,6 +346,14 @@ function deletionWrites(desired: DesiredGroup, observed: Observation, settings: 
     if (aclGroup) writes.push(write('aclGroup', 'delete', { id: aclGroup.id }));
   }
   return writes;
+}
+
+/**
+ * group_type in CiviCRM's checkbox form, `{"2": 1}`, the one every version stores as meant: before
+ * 4.7.16 CRM_Contact_BAO_Group::create read any array by its keys, turning a list `[2]` into type 0.
+ */
+function checkboxes(types: number[]): Record<string, 1> {
+  return Object.fromEntries(types.filter((t) => t > 0).map((t) => [String(t), 1]));
 }
 
 function write(target: Target, action: 'create' | 'delete', params: Record<string, unknown>): Operation {

@@ -63,6 +63,15 @@ export interface ReconcilerOptions {
   onContacts?: (links: Array<{ uid: number; contactId: number }>) => Promise<void>;
 }
 
+/**
+ * CiviCRM caches who may see what, and its API writes of ACLs, entity roles and (in the
+ * `deterministic` refresh mode) ACL-group memberships leave that cache alone: admins would
+ * keep their old access until some later rebuild. This call resets it (CiviCRM 5.37+).
+ */
+const ACL_CACHE_FLUSH: ApiCall = ['Job', 'acl_cache_flush', {}];
+/** Group writes that change who may edit the member group's contacts. */
+const ACCESS_TARGETS = new Set(['acl', 'entityRole', 'role']);
+
 /** Rounds after which a plan that keeps finding work is taken to be fighting something. */
 const MAX_ROUNDS = 8;
 /** Contacts per GroupContact.create call, and calls per request. */
@@ -70,6 +79,9 @@ const CONTACTS_PER_CALL = 200;
 const CALLS_PER_REQUEST = 50;
 
 export class Reconciler {
+  /** False once CiviCRM has said it has no Job.acl_cache_flush, or refused it: asked no more. */
+  #aclFlushWorks = true;
+
   constructor(private readonly options: ReconcilerOptions) {}
 
   /**
@@ -95,7 +107,9 @@ export class Reconciler {
       // A dry run stops at the first writes: what comes after depends on their answers.
       const ops = options.dryRun && writes.length > 0 ? planned.filter((op) => op.kind === 'read') : planned;
       if (ops.length === 0) return done();
-      const answers = await this.run(ops.map((op): ApiCall => [op.entity, op.kind === 'read' ? 'get' : op.action, op.params]));
+      const flushAcl = ops.some((op) => op.kind === 'write' && ACCESS_TARGETS.has(op.target));
+      const calls = ops.map((op): ApiCall => [op.entity, op.kind === 'read' ? 'get' : op.action, op.params]);
+      const answers = await this.run(calls, flushAcl);
       answers.forEach((answer, i) => {
         if (answer instanceof CiviError) throw answer;
         observed = fold(observed, ops[i]!, answer.values);
@@ -126,7 +140,8 @@ export class Reconciler {
       const calls = drift.extra.map((e): ApiCall =>
         groupContactCall(e.side === 'member' ? state.memberGroupId! : state.aclGroupId!, [e.contactId], 'Removed'),
       );
-      for (const answer of await this.run(calls)) if (answer instanceof CiviError) throw answer;
+      const flushAcl = drift.extra.some((e) => e.side === 'acl');
+      for (const answer of await this.run(calls, flushAcl)) if (answer instanceof CiviError) throw answer;
     }
     return { ogId: group.ogId, state, groupWrites, drift, observed };
   }
@@ -229,7 +244,7 @@ export class Reconciler {
         calls.push({ call: groupContactCall(entry.groupId, uids.map(contactOf), entry.status), uids });
       }
     }
-    for (const [uid, error] of await this.runGroupContacts(calls, contactOf)) {
+    for (const [uid, error] of await this.runGroupContacts(calls, contactOf, state.aclGroupId!)) {
       outcomes.set(uid, { uid, ok: false, error });
     }
     return members.map((m) => outcomes.get(m.uid)!);
@@ -256,9 +271,11 @@ export class Reconciler {
   private async runGroupContacts(
     calls: Array<{ call: ApiCall; uids: number[] }>,
     contactOf: (uid: number) => number,
+    aclGroupId: number,
   ): Promise<Map<number, CiviError>> {
     const failed = new Map<number, CiviError>();
-    const answers = await this.run(calls.map((c) => c.call));
+    const flushAcl = calls.some(({ call: [, , params] }) => params.group_id === aclGroupId);
+    const answers = await this.run(calls.map((c) => c.call), flushAcl);
     const retry: Array<{ call: ApiCall; uids: number[] }> = [];
     answers.forEach((answer, i) => {
       if (!(answer instanceof CiviError)) return;
@@ -272,12 +289,35 @@ export class Reconciler {
         }
       }
     });
-    if (retry.length > 0) for (const [uid, error] of await this.runGroupContacts(retry, contactOf)) failed.set(uid, error);
+    if (retry.length > 0) for (const [uid, error] of await this.runGroupContacts(retry, contactOf, aclGroupId)) failed.set(uid, error);
     return failed;
   }
 
-  /** Sends calls in as few requests as possible: one call alone, more as api3 multi-calls. */
-  private async run(calls: ApiCall[]): Promise<Array<ApiResult<Record<string, unknown>> | CiviError>> {
+  /**
+   * Sends calls in as few requests as possible: one call alone, more as api3 multi-calls.
+   * With `flushAcl`, the ACL cache reset rides at the end of the last request.
+   */
+  private async run(calls: ApiCall[], flushAcl = false): Promise<Array<ApiResult<Record<string, unknown>> | CiviError>> {
+    if (!flushAcl || !this.#aclFlushWorks) return this.send(calls);
+    const answers = await this.send([...calls, ACL_CACHE_FLUSH]);
+    this.settleAclFlush(answers.pop()!);
+    return answers;
+  }
+
+  /** A CiviCRM without the flush, or that refuses it, is told once in the log; the sync goes on. */
+  private settleAclFlush(answer: ApiResult<Record<string, unknown>> | CiviError): void {
+    if (!(answer instanceof CiviError)) return;
+    this.#aclFlushWorks = false;
+    const missing = answer.code === 'not-found' || /does not exist/i.test(answer.message);
+    this.options.logger?.warn(
+      { error: answer.message },
+      missing
+        ? "CiviCRM has no Job.acl_cache_flush (it came in 5.37): admins' access changes when CiviCRM next rebuilds its ACL cache"
+        : "CiviCRM refused Job.acl_cache_flush (it needs the 'administer CiviCRM' permission): admins' access changes when CiviCRM next rebuilds its ACL cache",
+    );
+  }
+
+  private async send(calls: ApiCall[]): Promise<Array<ApiResult<Record<string, unknown>> | CiviError>> {
     const { civi } = this.options;
     if (calls.length === 1) {
       const [entity, action, params] = calls[0]!;

@@ -4,6 +4,7 @@
  */
 import { collationKey } from './collation.js';
 import { Journal, Table, type Index, type Row } from './table.js';
+import { AclCache, type AclCacheRefreshMode } from './acl-cache.js';
 
 export type GroupContactStatus = 'Added' | 'Pending' | 'Removed';
 
@@ -132,6 +133,9 @@ export function contactNames(first: string | null, last: string | null, email: s
 
 export class EmulatorDb {
   readonly journal = new Journal();
+  readonly aclCache = new AclCache(this);
+  /** Settings of CiviCRM's own (civicrm_setting) that change what the API does. */
+  readonly settings: { acl_cache_refresh_mode: AclCacheRefreshMode } = { acl_cache_refresh_mode: 'opportunistic' };
 
   readonly groups = new Table<GroupRow>(this.journal);
   readonly groupContacts = new Table<GroupContactRow>(this.journal);

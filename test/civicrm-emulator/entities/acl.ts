@@ -126,10 +126,22 @@ function roleColumns(db: EmulatorDb): Columns<AclEntityRoleRow> {
   };
 }
 
+/**
+ * acl_role_id is an option of the `acl_role` group (schema/ACL/ACLEntityRole.entityType.php,
+ * pseudoconstant option_group_name acl_role), checked as every pseudoconstant is
+ * (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php): a value that is not there, say of
+ * a role deleted by hand, is "'N' is not a valid option for field acl_role_id". Disabled
+ * options still count (validation reads them all).
+ */
+function roleValue(value: unknown, db: EmulatorDb): number {
+  const values = Object.fromEntries(db.optionValuesOf('acl_role').map((v) => [v.value, v.label]));
+  return Number(option(toInt(value, 'acl_role_id'), values, 'acl_role_id'));
+}
+
 function createRole(params: Params, db: EmulatorDb): unknown {
   const id = optionalId(params);
   const patch: Patch<AclEntityRoleRow> = {};
-  if (params['acl_role_id'] !== undefined) patch.acl_role_id = toInt(params['acl_role_id'], 'acl_role_id');
+  if (params['acl_role_id'] !== undefined) patch.acl_role_id = roleValue(params['acl_role_id'], db);
   if (params['entity_table'] !== undefined) patch.entity_table = option(params['entity_table'], ROLE_TABLES, 'entity_table');
   if (params['entity_id'] !== undefined) patch.entity_id = toInt(params['entity_id'], 'entity_id');
   if (params['is_active'] !== undefined) patch.is_active = toBool(params['is_active']);
@@ -168,7 +180,15 @@ export const aclEntity: EntityDef = {
       },
     },
     create: { defaults: { is_active: 1, entity_table: 'civicrm_acl_role' }, run: createAcl },
-    delete: { required: ['id'], run: (params, ctx) => basicDelete(params, (id) => ctx.db.acls.delete(id)) },
+    delete: {
+      required: ['id'],
+      run: (params, ctx) => {
+        const done = basicDelete(params, (id) => ctx.db.acls.delete(id));
+        // CRM_ACL_BAO_ACL::self_hook_civicrm_pre resets the ACL cache on delete, and only then.
+        ctx.db.aclCache.reset();
+        return done;
+      },
+    },
   },
 };
 

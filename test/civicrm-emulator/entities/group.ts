@@ -3,7 +3,8 @@ import { collationKey } from '../collation.js';
 import type { EmulatorDb, GroupRow } from '../db.js';
 import { successFlag, successRecords, toApiRecord, type Params } from '../envelope.js';
 import { ApiError, dbError } from '../errors.js';
-import type { EntityDef } from '../kernel.js';
+import type { ApiContext, EntityDef } from '../kernel.js';
+import { versionAtLeast } from '../version.js';
 import { select, type Columns } from '../query.js';
 import type { Patch } from '../table.js';
 import { boolColumn, byId, idColumn, intColumn, isIntegerLike, option, optionalId, text, textColumn, toBool } from './fields.js';
@@ -20,12 +21,22 @@ const FIELDS = [
 ] as const;
 
 /**
+ * Before CRM-18591 was fixed (4.7.16; 4.6 from August 2016), CRM_Contact_BAO_Group::create took
+ * any array group_type by `array_keys()` (CRM/Contact/BAO/Group.php, 4.x), so a list `[2]` was
+ * stored as type 0 and only the checkbox form `{"2": 1}` came out right.
+ */
+export const GROUP_TYPE_LIST_FIX = '4.7.16';
+
+/**
  * group_type as CiviCRM accepts it: a list `[1, 2]`, checkbox form `{"2": 1}`, a
  * single value, option labels, or a CTRL-A separated string. Each value must be an
  * option: a comma string is one (invalid) value, since API validation runs first.
+ * From 4.7.16 a list is kept and a checkbox map is reduced to its keys
+ * (CRM_Utils_Array::convertCheckboxFormatToArray); before, every array by its keys.
  */
-export function groupTypes(value: unknown): number[] {
+export function groupTypes(value: unknown, version: string): number[] {
   if (value === null || value === '') return [];
+  if (Array.isArray(value) && !versionAtLeast(version, GROUP_TYPE_LIST_FIX)) return value.map((_, index) => index);
   let values: unknown[];
   if (Array.isArray(value)) values = value;
   else if (typeof value === 'object') values = Object.keys(value);
@@ -66,7 +77,8 @@ function assertUnique(db: EmulatorDb, id: number | undefined, name: string, titl
   }
 }
 
-function create(params: Params, db: EmulatorDb, actingContactId: number): unknown {
+function create(params: Params, ctx: ApiContext): unknown {
+  const { db, actingContactId, version } = ctx;
   const id = optionalId(params);
   const patch: Patch<GroupRow> = {};
   const name = text(params, 'name', 64);
@@ -78,7 +90,7 @@ function create(params: Params, db: EmulatorDb, actingContactId: number): unknow
   if (description !== undefined) patch.description = description;
   if (source !== undefined) patch.source = source;
   if (params['visibility'] !== undefined) patch.visibility = option(params['visibility'], VISIBILITY, 'visibility');
-  if (params['group_type'] !== undefined) patch.group_type = groupTypes(params['group_type']);
+  if (params['group_type'] !== undefined) patch.group_type = groupTypes(params['group_type'], version);
   if (params['is_active'] !== undefined) patch.is_active = toBool(params['is_active']);
 
   if (id !== undefined) {
@@ -116,7 +128,7 @@ function get(params: Params, db: EmulatorDb): unknown {
   // A group_type filter is matched exactly against the stored set (dev/core#1321).
   const gt = filters['group_type'];
   if (gt !== undefined && gt !== null && (typeof gt !== 'object' || Array.isArray(gt))) {
-    filters['group_type'] = groupTypes(gt);
+    filters['group_type'] = groupTypes(gt, GROUP_TYPE_LIST_FIX);
   }
   const { rows, options } = select(() => db.groups, columns(db), filters, byId);
   return successRecords(rows.map((g) => toApiRecord(g, options.fields ?? FIELDS)), params);
@@ -141,7 +153,7 @@ export const groupEntity: EntityDef = {
     create: {
       required: ['title'],
       defaults: { is_active: 1 },
-      run: (params, ctx) => create(params, ctx.db, ctx.actingContactId),
+      run: create,
     },
     delete: { required: ['id'], run: (params, ctx) => remove(params, ctx.db) },
   },

@@ -7,6 +7,7 @@ import { sqlNow, type EmulatorDb, type GroupContactRow, type GroupContactStatus 
 import { success, successFlag, successRecords, toApiRecord, type ApiRecord, type Params } from '../envelope.js';
 import { ApiError, dbError, invalidReference } from '../errors.js';
 import { failureOf, isEmpty, type ApiContext, type EntityDef } from '../kernel.js';
+import { versionAtLeast } from '../version.js';
 import { select, type Columns } from '../query.js';
 import { byId, idColumn, intColumn, isIntegerLike, option, optionalId, textColumn, toInt } from './fields.js';
 
@@ -144,7 +145,17 @@ function removeFromGroup(db: EmulatorDb, groupId: number, contactIds: number[], 
   return [removed, notRemoved];
 }
 
-function create(params: Params, db: EmulatorDb, operation: Operation): unknown {
+/**
+ * CRM_Contact_BAO_Contact_Utils::clearContactCaches after every add and remove: the ACL cache
+ * goes only in the `opportunistic` refresh mode from 5.37 (CRM_ACL_BAO_Cache::opportunisticCacheFlush),
+ * always before.
+ */
+function clearContactCaches(ctx: ApiContext): void {
+  if (!versionAtLeast(ctx.version, '5.37') || ctx.db.settings.acl_cache_refresh_mode === 'opportunistic') ctx.db.aclCache.reset();
+}
+
+function create(params: Params, ctx: ApiContext, operation: Operation): unknown {
+  const { db } = ctx;
   const groupIds = collectIds(params, 'group_id');
   const contactIds = collectIds(params, 'contact_id');
   if (contactIds.length > 0) assertReferences(db, params, groupIds, contactIds);
@@ -160,6 +171,7 @@ function create(params: Params, db: EmulatorDb, operation: Operation): unknown {
     done += d;
     notDone += n;
   }
+  clearContactCaches(ctx);
   return operation === 'Added' || operation === 'Pending'
     ? successFlag(1, { total_count: total, added: done, not_added: notDone })
     : successFlag(1, { total_count: total, removed: done, not_removed: notDone });
@@ -172,9 +184,9 @@ function resolveId(params: Params, db: EmulatorDb): Params {
   return row ? { ...params, group_id: row.group_id, contact_id: row.contact_id } : params;
 }
 
-function createAction(params: Params, db: EmulatorDb): unknown {
+function createAction(params: Params, ctx: ApiContext): unknown {
   const status = params['status'] === undefined || params['status'] === null ? 'Added' : option(params['status'], STATUS, 'status');
-  return create(resolveId(params, db), db, status as GroupContactStatus);
+  return create(resolveId(params, ctx.db), ctx, status as GroupContactStatus);
 }
 
 /**
@@ -197,7 +209,7 @@ function deleteAction(params: Params, ctx: ApiContext): unknown {
   if (first === 0 && !isEmpty(params['skip_undelete'])) check['status'] = { IN: ['Removed', 'Pending'] };
   if (first === 0 && count(check) === 0) throw new ApiError('Cannot Delete GroupContact');
   const operation = (status ?? (isEmpty(params['skip_undelete']) ? 'Removed' : 'Deleted')) as Operation;
-  return create(resolveId(params, ctx.db), ctx.db, operation);
+  return create(resolveId(params, ctx.db), ctx, operation);
 }
 
 export const groupContactEntity: EntityDef = {
@@ -205,7 +217,7 @@ export const groupContactEntity: EntityDef = {
   idAlias: true,
   actions: {
     get: { run: (params, ctx) => get(params, ctx.db) },
-    create: { required: ['group_id', 'contact_id'], run: (params, ctx) => createAction(params, ctx.db) },
+    create: { required: ['group_id', 'contact_id'], run: createAction },
     delete: { run: deleteAction },
   },
 };

@@ -3,6 +3,7 @@ import { aclEntity, aclRoleEntity } from './acl.js';
 import { contactEntity } from './contact.js';
 import { groupEntity } from './group.js';
 import { groupContactEntity } from './groupContact.js';
+import { jobEntity } from './job.js';
 import { optionValueEntity } from './optionValue.js';
 import { systemEntity } from './system.js';
 import { ufMatchEntity } from './ufMatch.js';
@@ -17,4 +18,5 @@ export const ENTITIES: readonly EntityDef[] = [
   aclEntity,
   aclRoleEntity,
   systemEntity,
+  jobEntity,
 ];
