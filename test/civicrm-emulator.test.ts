@@ -377,8 +377,13 @@ describe('GroupContact', () => {
   });
 
   it('names a group or contact that does not exist', async () => {
-    expect((await api('GroupContact', 'create', { group_id: 999999, contact_id: a })).error_message).toBe(
-      'group_id is not valid : 999999',
+    expect(await api('GroupContact', 'create', { group_id: 999999, contact_id: a })).toMatchObject({
+      error_message: "'999999' is not a valid option for field group_id",
+      error_code: 2001,
+      error_field: 'group_id',
+    });
+    expect((await api('GroupContact', 'create', { group_id: group, contact_id: 999999 })).error_message).toBe(
+      'contact_id is not valid : 999999',
     );
     expect((await api('GroupContact', 'create', { group_id: group })).error_message).toBe(
       'Mandatory key(s) missing from params array: contact_id',

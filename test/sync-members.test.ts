@@ -179,7 +179,10 @@ describe('cost in CiviCRM requests', () => {
     await rig.send('og.membership.updated', membership(7, 'pending', false), at(2));
     await rig.settle();
     expect(rig.emulator.requests).toBe(1);
-    expect(rig.emulator.calls.map((c) => `${c.entity}.${c.action}`)).toEqual(['GroupContact.create']);
+    // Through the user's UFMatch, so a contact merged in CiviCRM meanwhile is followed.
+    expect(rig.emulator.calls.map((c) => `${c.entity}.${c.action}`)).toEqual(['UFMatch.get']);
+    expect(rig.emulator.calls[0]!.params['api.GroupContact.create']).toMatchObject({ contact_id: '$value.contact_id', status: 'Pending' });
+    expect(statusesOf(rig.emulator, 42, 7)).toMatchObject({ member: 'Pending' });
   });
 
   it('a burst of changes to one membership costs one call for the final state', async () => {

@@ -80,6 +80,16 @@ export function apiError(
   );
 }
 
+/**
+ * Whether CiviCRM refused a call because a group id it was given no longer exists (deleted by
+ * hand): API validation of the group_id pseudoconstant ("'12' is not a valid option for field
+ * group_id", api/v3/utils.php) or, failing that, the foreign key ("group_id is not valid : 12").
+ */
+export function isGoneGroup(error: unknown): boolean {
+  if (!(error instanceof CiviError) || error.kind !== 'api') return false;
+  return /is not a valid option for field group_id\b|\bgroup_id is not valid : /.test(error.message);
+}
+
 /** Classifies a non-2xx HTTP answer; `snippet` is already redacted server text. */
 export function httpError(entity: string, action: string, status: number, snippet: string): CiviError {
   const said = snippet === '' ? '' : `: ${snippet}`;

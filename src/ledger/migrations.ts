@@ -102,12 +102,15 @@ export const migrations: Migration[] = [
   },
   {
     version: 3,
-    name: 'group owner',
-    // OG gives its owner access through ownership, not a role: the owner's membership carries
-    // no administrator role, and may be dated after the group event that named the owner.
+    name: 'group owner, contact link',
+    // owner_uid: OG gives its owner access through ownership, not a role: the owner's membership
+    // carries no administrator role, and may be dated after the group event that named the owner.
+    // contact_linked: the cached contact is the user's through a UFMatch, which follows merges.
     sql: {
-      sqlite: 'ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;',
-      postgres: 'ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;',
+      sqlite: `ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;
+        ALTER TABLE users ADD COLUMN contact_linked INTEGER;`,
+      postgres: `ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;
+        ALTER TABLE users ADD COLUMN contact_linked INTEGER;`,
     },
   },
 ];

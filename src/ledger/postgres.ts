@@ -39,6 +39,7 @@ import type {
   GroupWork,
   MemberRecord,
   MemberSynced,
+  ContactLink,
   Store,
   UserRecord,
   WorkCounts,
@@ -393,13 +394,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void> {
+  async saveContacts(links: ContactLink[]): Promise<void> {
     await this.transaction(async (db) => {
       // By uid, the lock order; stable, so a later link for the same uid still wins.
-      for (const { uid, contactId } of [...links].sort((a, b) => a.uid - b.uid)) {
+      for (const { uid, contactId, linked } of [...links].sort((a, b) => a.uid - b.uid)) {
         await db.query(
-          'INSERT INTO users (uid, contact_id) VALUES ($1, $2) ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id',
-          [uid, contactId],
+          `INSERT INTO users (uid, contact_id, contact_linked) VALUES ($1, $2, $3)
+           ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
+          [uid, contactId, linked ? 1 : 0],
         );
       }
     });

@@ -39,6 +39,7 @@ export interface UserRow {
   first_name: string | null;
   last_name: string | null;
   contact_id: number | null;
+  contact_linked: number | null;
 }
 
 /** A placeholder group row loses to any real group event. */
@@ -88,5 +89,6 @@ export function userRecord(row: UserRow): UserRecord {
   if (row.first_name !== null) user.firstName = row.first_name;
   if (row.last_name !== null) user.lastName = row.last_name;
   if (row.contact_id !== null) user.contactId = row.contact_id;
+  if (row.contact_id !== null && row.contact_linked === 1) user.contactLinked = true;
   return user;
 }

@@ -25,6 +25,7 @@ import type {
   GroupWork,
   MemberRecord,
   MemberSynced,
+  ContactLink,
   Store,
   UserRecord,
   WorkCounts,
@@ -333,13 +334,13 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void> {
-    const update = this.db.prepare('UPDATE users SET contact_id = ? WHERE uid = ?');
-    const insert = this.db.prepare('INSERT INTO users (uid, contact_id) VALUES (?, ?) ON CONFLICT (uid) DO NOTHING');
+  async saveContacts(links: ContactLink[]): Promise<void> {
+    const save = this.db.prepare(
+      `INSERT INTO users (uid, contact_id, contact_linked) VALUES (?, ?, ?)
+       ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
+    );
     this.db.transaction(() => {
-      for (const { uid, contactId } of links) {
-        if (update.run(contactId, uid).changes === 0) insert.run(uid, contactId);
-      }
+      for (const { uid, contactId, linked } of links) save.run(uid, contactId, linked ? 1 : 0);
     })();
   }
 

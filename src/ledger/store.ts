@@ -68,6 +68,15 @@ export interface MemberRecord {
 
 export interface UserRecord extends OgUser {
   contactId?: number;
+  /** The contact is the user's through a UFMatch (found by it, or made with it). */
+  contactLinked?: boolean;
+}
+
+/** A user's contact as resolved in CiviCRM; `null` forgets the one cached. */
+export interface ContactLink {
+  uid: number;
+  contactId: number | null;
+  linked?: boolean;
 }
 
 /** One claimed group's work: the group and the members due now. */
@@ -125,7 +134,7 @@ export interface Store {
   memberFailed(ogId: number, uid: number, failure: Failure): Promise<void>;
   /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
   forgetMemberStatuses(ogId: number): Promise<void>;
-  saveContacts(links: Array<{ uid: number; contactId: number }>): Promise<void>;
+  saveContacts(links: ContactLink[]): Promise<void>;
   /** Leases one given group, for work outside the worker (an audit); false while someone holds it. */
   leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
   /** Extends a lease its owner still holds; false when it was lost. */

@@ -43,7 +43,7 @@ export async function reconcileGroup(
     const users = await store.users(members.map((m) => m.uid));
     const report = await reconciler.audit(group, group.civi as GroupCiviState | undefined, members, users, dryRun);
     if (!dryRun) {
-      await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId })));
+      await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
       await store.setKnownStatuses(ogId, report.observed);
       // The worker now sees the real rows and writes exactly what differs.
       await store.markForReconcile(ogId);

@@ -11,7 +11,12 @@ const LOOKUP_CHUNK = 500;
 /** Contact.create calls per request. */
 const CREATE_CHUNK = 100;
 
-export type ContactResult = { contactId: number } | { error: string; permanent: boolean };
+/**
+ * A user's contact, or why there is none. `linked`: the contact is the user's through a UFMatch
+ * (found by it, or made with it), which CiviCRM moves to the contact kept when it merges two.
+ * `cached`: taken from the ledger's cache without asking CiviCRM.
+ */
+export type ContactResult = { contactId: number; linked: boolean; cached: boolean } | { error: string; permanent: boolean };
 
 export interface ContactOptions {
   createMissing: boolean;
@@ -25,15 +30,19 @@ export async function resolveContacts(
   options: ContactOptions,
 ): Promise<Map<number, ContactResult>> {
   const results = new Map<number, ContactResult>();
-  for (const user of users) if (user.contactId !== undefined) results.set(user.id, { contactId: user.contactId });
+  for (const user of users) {
+    if (user.contactId !== undefined) results.set(user.id, { contactId: user.contactId, linked: user.contactLinked === true, cached: true });
+  }
   let missing = users.filter((u) => !results.has(u.id));
 
-  for (const [uid, contactId] of await byUfMatch(civi, missing.map((u) => u.id))) results.set(uid, { contactId });
+  for (const [uid, contactId] of await byUfMatch(civi, missing.map((u) => u.id))) {
+    results.set(uid, { contactId, linked: true, cached: false });
+  }
   missing = missing.filter((u) => !results.has(u.id));
 
   const withEmail = missing.filter((u) => u.email);
   for (const [email, contactId] of await byEmail(civi, withEmail.map((u) => u.email!), options.logger)) {
-    for (const u of withEmail) if (u.email!.toLowerCase() === email) results.set(u.id, { contactId });
+    for (const u of withEmail) if (u.email!.toLowerCase() === email) results.set(u.id, { contactId, linked: false, cached: false });
   }
   missing = missing.filter((u) => !results.has(u.id));
 
@@ -56,7 +65,7 @@ export async function resolveContacts(
     const linked = refused.length > 0 ? await byUfMatch(civi, refused) : new Map<number, number>();
     for (const [uid, result] of created) {
       const contactId = linked.get(uid);
-      results.set(uid, contactId === undefined ? result : { contactId });
+      results.set(uid, contactId === undefined ? result : { contactId, linked: true, cached: false });
     }
   }
   return results;
@@ -121,7 +130,7 @@ async function createContacts(civi: CiviClient, users: UserRecord[]): Promise<Ma
         if (!answer.retryable && answer.kind === 'api') results.set(user.id, { error: answer.message, permanent: true });
         else throw answer;
       } else {
-        results.set(user.id, { contactId: Number(answer.id ?? answer.values[0]?.id) });
+        results.set(user.id, { contactId: Number(answer.id ?? answer.values[0]?.id), linked: true, cached: false });
       }
     });
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiCall, ApiResult, CiviClient } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { OnGroupDelete } from '../config.js';
-import type { GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
+import type { ContactLink, GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
 import { chunks, resolveContacts, type ContactResult } from './contacts.js';
 import {
   membershipDrift,
@@ -15,6 +15,7 @@ import {
   type MembershipDrift,
   wantOf,
 } from './memberships.js';
+import { groupContactCall, writeCall, writeResult, type ContactOfMember, type GroupContactWrite, type WriteMode } from './group-contacts.js';
 import { fold } from './observe.js';
 import { planGroup, resolve, type Observation, type Operation } from './plan.js';
 import { objectTableFor, type ObjectTable } from './records.js';
@@ -44,7 +45,7 @@ export interface AuditReport {
   groupWrites: string[];
   drift: MembershipDrift;
   /** The statuses really found for each ledger member whose contact is known. */
-  observed: Array<{ uid: number; contactId: number; member?: GroupContactStatus; acl?: GroupContactStatus }>;
+  observed: Array<{ uid: number; contactId: number; linked: boolean; member?: GroupContactStatus; acl?: GroupContactStatus }>;
 }
 
 export type MemberOutcome =
@@ -60,7 +61,7 @@ export interface ReconcilerOptions {
   createMissingContacts: boolean;
   logger?: Logger;
   /** Contacts resolved along the way, for the store's cache. */
-  onContacts?: (links: Array<{ uid: number; contactId: number }>) => Promise<void>;
+  onContacts?: (links: ContactLink[]) => Promise<void>;
 }
 
 /**
@@ -158,7 +159,7 @@ export class Reconciler {
     // Looked up afresh rather than taken from the cache: contacts merged in CiviCRM since move
     // their UFMatch to the contact kept, and a reconcile is where that is caught.
     const profiles = members.map((m): UserRecord => {
-      const { contactId: _cached, ...user } = users.get(m.uid) ?? { id: m.uid };
+      const { contactId: _cached, contactLinked: _linked, ...user } = users.get(m.uid) ?? { id: m.uid };
       return user;
     });
     const contacts = await resolveContacts(this.options.civi, profiles, { createMissing: false });
@@ -167,11 +168,11 @@ export class Reconciler {
       const want = wantOf(m, group.ownerUid);
       return { uid: m.uid, ...want, ...(contact && 'contactId' in contact && { contactId: contact.contactId }) };
     });
-    const observed = audited.flatMap((m) =>
-      m.contactId === undefined
-        ? []
-        : [{ uid: m.uid, contactId: m.contactId, member: actual.member.get(m.contactId), acl: actual.acl.get(m.contactId) }],
-    );
+    const observed = audited.flatMap((m) => {
+      const contact = contacts.get(m.uid);
+      if (m.contactId === undefined || !contact || !('contactId' in contact)) return [];
+      return [{ uid: m.uid, contactId: m.contactId, linked: contact.linked, member: actual.member.get(m.contactId), acl: actual.acl.get(m.contactId) }];
+    });
     return { actual, audited, observed };
   }
 
@@ -213,7 +214,7 @@ export class Reconciler {
       pending.filter(({ writes }) => writes.member !== 'Added' && writes.member !== 'Pending' && writes.acl !== 'Added').map((p) => p.member.uid),
     );
     const contacts = await this.contactsOf(pending.map((p) => users.get(p.member.uid) ?? { id: p.member.uid }));
-    const plan = new Map<string, { groupId: number; status: GroupContactStatus; side: 'member' | 'acl'; uids: number[] }>();
+    const plan = new Map<string, GroupContactWrite>();
     for (const { member, writes } of pending) {
       const contact = contacts.get(member.uid);
       if (!contact || 'error' in contact) {
@@ -226,71 +227,73 @@ export class Reconciler {
         continue;
       }
       outcomes.set(member.uid, { uid: member.uid, ok: true, ...writes });
+      const mode: WriteMode = !contact.cached ? 'byId' : contact.linked ? 'throughUFMatch' : 'unlessTrashed';
       for (const side of ['member', 'acl'] as const) {
         const wanted = writes[side];
         if (!wanted) continue;
         const groupId = side === 'member' ? state.memberGroupId! : state.aclGroupId!;
-        const key = `${groupId}:${wanted}`;
-        const entry = plan.get(key) ?? { groupId, status: wanted, side, uids: [] };
-        entry.uids.push(member.uid);
+        const key = `${groupId}:${wanted}:${mode}`;
+        const entry = plan.get(key) ?? { groupId, status: wanted, mode, members: [] };
+        entry.members.push({ uid: member.uid, contactId: contact.contactId });
         plan.set(key, entry);
       }
     }
 
-    const contactOf = (uid: number) => (contacts.get(uid) as { contactId: number }).contactId;
-    const calls: Array<{ call: ApiCall; uids: number[] }> = [];
-    for (const entry of plan.values()) {
-      for (const uids of chunks(entry.uids, CONTACTS_PER_CALL)) {
-        calls.push({ call: groupContactCall(entry.groupId, uids.map(contactOf), entry.status), uids });
-      }
+    const batches = [...plan.values()].flatMap((w) => chunks(w.members, CONTACTS_PER_CALL).map((members) => ({ ...w, members })));
+    const { failed, unwritten, moved } = await this.runGroupContacts(batches, state.aclGroupId!);
+    for (const [uid, error] of failed) outcomes.set(uid, { uid, ok: false, error });
+    for (const uid of unwritten) {
+      outcomes.set(uid, {
+        uid,
+        ok: false,
+        error: new Error(`the CiviCRM contact cached for Drupal user ${uid} is in the trash or no longer linked to it; looking it up again`),
+      });
     }
-    for (const [uid, error] of await this.runGroupContacts(calls, contactOf, state.aclGroupId!)) {
-      outcomes.set(uid, { uid, ok: false, error });
-    }
+    const relinked = [...moved.map((m) => ({ ...m, linked: true })), ...unwritten.map((uid) => ({ uid, contactId: null }))];
+    if (relinked.length > 0) await this.options.onContacts?.(relinked);
     return members.map((m) => outcomes.get(m.uid)!);
   }
 
   private async contactsOf(users: UserRecord[]): Promise<Map<number, ContactResult>> {
     const { civi, createMissingContacts, logger, onContacts } = this.options;
     const results = await resolveContacts(civi, users, { createMissing: createMissingContacts, logger });
-    const fresh = users
-      .filter((u) => u.contactId === undefined)
-      .flatMap((u) => {
-        const r = results.get(u.id);
-        return r && 'contactId' in r ? [{ uid: u.id, contactId: r.contactId }] : [];
-      });
+    const fresh = [...results].flatMap(([uid, r]) => ('contactId' in r && !r.cached ? [{ uid, contactId: r.contactId, linked: r.linked }] : []));
     if (fresh.length > 0) await onContacts?.(fresh);
     return results;
   }
 
   /**
-   * Sends the GroupContact calls; returns the members whose write failed. A call for many
-   * contacts that CiviCRM refuses is retried one contact at a time, so one poison
-   * membership fails alone.
+   * Sends the GroupContact writes. A write for many contacts that CiviCRM refuses is retried one
+   * contact at a time, so one poison membership fails alone. Returns the members whose write
+   * failed, those whose cached contact was not written (trashed, or its link gone), and those
+   * whose UFMatch led to another contact than the one cached.
    */
-  private async runGroupContacts(
-    calls: Array<{ call: ApiCall; uids: number[] }>,
-    contactOf: (uid: number) => number,
-    aclGroupId: number,
-  ): Promise<Map<number, CiviError>> {
+  private async runGroupContacts(writes: GroupContactWrite[], aclGroupId: number) {
     const failed = new Map<number, CiviError>();
-    const flushAcl = calls.some(({ call: [, , params] }) => params.group_id === aclGroupId);
-    const answers = await this.run(calls.map((c) => c.call), flushAcl);
-    const retry: Array<{ call: ApiCall; uids: number[] }> = [];
+    const unwritten: number[] = [];
+    const moved: ContactOfMember[] = [];
+    const answers = await this.run(writes.map(writeCall), writes.some((w) => w.groupId === aclGroupId));
+    const retry: GroupContactWrite[] = [];
     answers.forEach((answer, i) => {
-      if (!(answer instanceof CiviError)) return;
-      const { call, uids } = calls[i]!;
-      if (answer.retryable || uids.length === 1) {
-        for (const uid of uids) failed.set(uid, answer);
+      const write = writes[i]!;
+      if (!(answer instanceof CiviError)) {
+        const result = writeResult(write, answer.values);
+        const done = new Set(result.written);
+        unwritten.push(...write.members.filter((m) => !done.has(m.uid)).map((m) => m.uid));
+        moved.push(...result.moved);
+      } else if (answer.retryable || write.members.length === 1) {
+        for (const m of write.members) failed.set(m.uid, answer);
       } else {
-        const [, , params] = call;
-        for (const uid of uids) {
-          retry.push({ call: groupContactCall(Number(params.group_id), [contactOf(uid)], params.status as GroupContactStatus), uids: [uid] });
-        }
+        for (const m of write.members) retry.push({ ...write, members: [m] });
       }
     });
-    if (retry.length > 0) for (const [uid, error] of await this.runGroupContacts(retry, contactOf, aclGroupId)) failed.set(uid, error);
-    return failed;
+    if (retry.length > 0) {
+      const again = await this.runGroupContacts(retry, aclGroupId);
+      for (const [uid, error] of again.failed) failed.set(uid, error);
+      unwritten.push(...again.unwritten);
+      moved.push(...again.moved);
+    }
+    return { failed, unwritten: [...new Set(unwritten)], moved };
   }
 
   /**
@@ -333,10 +336,6 @@ export class Reconciler {
     for (const chunk of chunks(calls, CALLS_PER_REQUEST)) answers.push(...(await civi.batch(chunk)));
     return answers;
   }
-}
-
-function groupContactCall(groupId: number, contactIds: number[], status: GroupContactStatus): ApiCall {
-  return ['GroupContact', 'create', { group_id: groupId, contact_id: contactIds.length === 1 ? contactIds[0] : contactIds, status }];
 }
 
 function describeWrite(op: Operation & { kind: 'write' }): string {

@@ -2,7 +2,7 @@
 // and record the outcome. Many groups run in parallel; one group never runs twice at once.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CiviError } from '../civicrm/errors.js';
+import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
 import type { Failure, GroupRecord, GroupWork, Store } from '../ledger/store.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
@@ -143,20 +143,29 @@ export class Worker {
   }
 
   private async process(ogId: number): Promise<void> {
-    const { store } = this.options;
+    const { store, logger } = this.options;
     const work = await store.loadWork(ogId, Date.now(), this.memberBatch);
     if (!work) return;
     const state = await this.syncGroupIfNeeded(work);
     if (!state || work.members.length === 0) return;
     const outcomes = await this.syncMembers(work, state);
+    if (outcomes.some((o) => !o.ok && isGoneGroup(o.error))) {
+      // The cached ids name a group deleted in CiviCRM: observe again, which makes it anew and
+      // puts every member back to be written. These writes were not the members' fault.
+      logger?.warn({ ogId, memberGroupId: state.memberGroupId, aclGroupId: state.aclGroupId }, 'OG group gone from CiviCRM; making it again');
+      // Undefined: made anew (or failing as a whole, with its own backoff); the same ids again
+      // would mean the refusal was something else, and the members' failures stand.
+      if ((await this.syncGroupIfNeeded(work, { observe: true })) === undefined) return;
+    }
     await this.record(ogId, work, outcomes);
   }
 
-  private async syncGroupIfNeeded(work: GroupWork): Promise<GroupCiviState | undefined> {
+  /** Syncs the group when it is dirty (or, with `observe`, anyway); its CiviCRM state when members may go on. */
+  private async syncGroupIfNeeded(work: GroupWork, { observe = false } = {}): Promise<GroupCiviState | undefined> {
     const { store, reconciler, logger } = this.options;
     const { group } = work;
     const previous = group.civi as GroupCiviState | undefined;
-    if (group.syncState === 'clean' && previous) return previous;
+    if (group.syncState === 'clean' && previous && !observe) return previous;
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);
       if (adopted) await this.learnAdoptedRows(group, state);
@@ -190,7 +199,7 @@ export class Worker {
     const members = await store.members(group.ogId);
     const users = await store.users(members.map((m) => m.uid));
     const { observed } = await reconciler.observeMembers(group, state, members, users);
-    await store.saveContacts(observed.map((o) => ({ uid: o.uid, contactId: o.contactId })));
+    await store.saveContacts(observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
     await store.setKnownStatuses(group.ogId, observed);
   }
 

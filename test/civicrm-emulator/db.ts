@@ -208,6 +208,24 @@ export class EmulatorDb {
     return row.id;
   }
 
+  /**
+   * A merge as CiviCRM's dedupe makes it (CRM/Dedupe/Merger.php, 5.x/6.x), `other` into `main`:
+   * the main contact's own UFMatch goes and the other's moves to it (operationSql for
+   * civicrm_uf_match), the other's group memberships move where the main contact has none
+   * (CRM_Contact_BAO_GroupContact::mergeGroupContact), and the other contact goes to the trash
+   * (Contact.delete without skip_undelete: is_deleted = 1).
+   */
+  mergeContacts(main: number, other: number): void {
+    for (const link of [...this.by.ufContact.get(`${DOMAIN_ID}:${main}`)]) this.ufMatches.delete(link.id);
+    for (const link of [...this.by.ufContact.get(`${DOMAIN_ID}:${other}`)]) this.ufMatches.update(link.id, { contact_id: main });
+    for (const gc of [...this.by.contactMemberships.get(String(other))]) {
+      const mine = this.membership(gc.group_id, main);
+      if (!mine) this.groupContacts.update(gc.id, { contact_id: main });
+      else if (gc.status === 'Added' && mine.status !== 'Added') this.groupContacts.update(mine.id, { status: 'Added' });
+    }
+    this.contacts.update(other, { is_deleted: true });
+  }
+
   /** Adds an email; the contact's first one becomes primary. */
   addEmail(contactId: number, email: string): number {
     const isFirst = this.by.contactEmails.get(String(contactId)).length === 0;

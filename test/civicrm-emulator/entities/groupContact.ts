@@ -5,7 +5,7 @@
 import { compareText } from '../collation.js';
 import { sqlNow, type EmulatorDb, type GroupContactRow, type GroupContactStatus } from '../db.js';
 import { success, successFlag, successRecords, toApiRecord, type ApiRecord, type Params } from '../envelope.js';
-import { ApiError, dbError, invalidReference } from '../errors.js';
+import { ApiError, dbError, invalidOption, invalidReference } from '../errors.js';
 import { failureOf, isEmpty, type ApiContext, type EntityDef } from '../kernel.js';
 import { versionAtLeast } from '../version.js';
 import { select, type Columns } from '../query.js';
@@ -92,6 +92,17 @@ function collectIds(params: Params, prefix: 'contact_id' | 'group_id'): number[]
   return ids;
 }
 
+/**
+ * group_id is a pseudoconstant over civicrm_group (schema/Contact/GroupContact.entityType.php), so
+ * API validation (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php) refuses a group that
+ * is gone, say deleted by hand, before anything runs: "'12' is not a valid option for field
+ * group_id", code 2001. Disabled groups still count (options are read in the `validate` context).
+ */
+function assertGroupOptions(db: EmulatorDb, groupIds: number[]): void {
+  const gone = groupIds.find((id) => !db.groups.get(id));
+  if (gone !== undefined) throw invalidOption(gone, 'group_id');
+}
+
 /** The foreign keys fail the whole statement; CiviCRM then names the first bad id it finds. */
 function assertReferences(db: EmulatorDb, params: Params, groupIds: number[], contactIds: number[]): void {
   const badGroup = groupIds.find((id) => !db.groups.get(id));
@@ -158,6 +169,7 @@ function create(params: Params, ctx: ApiContext, operation: Operation): unknown 
   const { db } = ctx;
   const groupIds = collectIds(params, 'group_id');
   const contactIds = collectIds(params, 'contact_id');
+  assertGroupOptions(db, groupIds);
   if (contactIds.length > 0) assertReferences(db, params, groupIds, contactIds);
   let total = 0;
   let done = 0;
