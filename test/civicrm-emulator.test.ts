@@ -421,6 +421,19 @@ describe('Contact', () => {
   });
 });
 
+describe('Email', () => {
+  it('reads every email row with IN, and leaves out trashed contacts through contact_id.is_deleted', async () => {
+    const address = `${unique('mail').replace(' ', '')}@example.org`;
+    const live = civi.db.addContact({ email: `other-${address}` });
+    civi.db.addEmail(live, address.toUpperCase());
+    const trashed = civi.db.addContact({ email: address, is_deleted: true });
+    const all = await api('Email', 'get', { email: { IN: [address] }, sequential: 1 });
+    expect(all.values.map((e: Json) => [Number(e.contact_id), e.is_primary]).sort()).toEqual([[live, '0'], [trashed, '1']]);
+    const kept = await api('Email', 'get', { email: { IN: [address] }, 'contact_id.is_deleted': 0, 'contact_id.no_such_field': 1, sequential: 1 });
+    expect(kept.values.map((e: Json) => Number(e.contact_id))).toEqual([live]);
+  });
+});
+
 describe('UFMatch', () => {
   it('links a user to a contact and finds it by uf_id', async () => {
     const contact = civi.db.addContact({ email: 'uf1@example.org' });

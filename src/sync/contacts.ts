@@ -84,19 +84,23 @@ async function byUfMatch(civi: CiviClient, uids: number[]): Promise<Map<number, 
   return found;
 }
 
-/** Lower-cased email → the lowest non-deleted contact id with it. */
+/**
+ * Lower-cased email → the lowest non-deleted contact id with it. Email.get is a plain table read
+ * whose `IN` filter every version serves (Contact.get reads `email` through the legacy query
+ * builder); `contact_id.is_deleted` joins the contact to leave out the trash.
+ */
 async function byEmail(civi: CiviClient, emails: string[], logger?: Logger): Promise<Map<string, number>> {
   const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
   const calls: ApiCall[] = chunks(unique, LOOKUP_CHUNK).map((chunk) => [
-    'Contact',
+    'Email',
     'get',
-    { email: { IN: chunk }, is_deleted: 0, return: ['id', 'email'], options: { limit: 0 } },
+    { email: { IN: chunk }, 'contact_id.is_deleted': 0, return: ['contact_id', 'email'], options: { limit: 0 } },
   ]);
   const candidates = new Map<string, number[]>();
   for (const rows of await readAll(civi, calls)) {
     for (const row of rows) {
       const email = String(row.email ?? '').toLowerCase();
-      candidates.set(email, [...(candidates.get(email) ?? []), Number(row.contact_id ?? row.id)]);
+      candidates.set(email, [...(candidates.get(email) ?? []), Number(row.contact_id)]);
     }
   }
   const found = new Map<string, number>();

@@ -1,6 +1,7 @@
 import type { EntityDef } from '../kernel.js';
 import { aclEntity, aclRoleEntity } from './acl.js';
 import { contactEntity } from './contact.js';
+import { emailEntity } from './email.js';
 import { groupEntity } from './group.js';
 import { groupContactEntity } from './groupContact.js';
 import { jobEntity } from './job.js';
@@ -13,6 +14,7 @@ export const ENTITIES: readonly EntityDef[] = [
   groupEntity,
   groupContactEntity,
   contactEntity,
+  emailEntity,
   ufMatchEntity,
   optionValueEntity,
   aclEntity,
