@@ -25,6 +25,8 @@ export interface Config {
   onGroupDelete: OnGroupDelete;
   createMissingContacts: boolean;
   syncConcurrency: number;
+  /** Every OG group is re-observed in CiviCRM once per this many ms; 0 = never. */
+  resyncIntervalMs: number;
   logLevel: string;
 }
 
@@ -71,6 +73,7 @@ export function loadConfig(env: Env = process.env): Config {
     onGroupDelete: oneOf(env, 'ON_GROUP_DELETE', ['disable', 'delete', 'keep'], 'disable'),
     createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
     syncConcurrency: integer(env, 'SYNC_CONCURRENCY', 4, 1, 64),
+    resyncIntervalMs: duration(env, 'RESYNC_INTERVAL', 24 * 3_600_000, 60_000, true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -41,6 +41,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    resyncs: new Counter({
+      name: 'og_sync_resyncs_total',
+      help: 'OG groups re-observed in CiviCRM by the periodic resync, by outcome (done, busy, failed)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    driftFound: new Counter({
+      name: 'og_sync_drift_found_total',
+      help: 'Differences between CiviCRM and the ledger found by a resync or reconcile: group (groups, role, ACL), member_row (a member\'s row missing or wrong), extra_contact (a contact OG does not have in the group)',
+      labelNames: ['what'] as const,
+      registers,
+    }),
+    driftRepaired: new Counter({
+      name: 'og_sync_drift_repaired_total',
+      help: 'Differences repaired: group and extra_contact at once, member_row as queued for the worker to rewrite',
+      labelNames: ['what'] as const,
+      registers,
+    }),
     deadItems: new Gauge({
       name: 'og_sync_dead_items',
       help: 'Ledger items that failed for good until replayed, by kind (group, member)',

@@ -75,5 +75,6 @@ export async function serve(): Promise<void> {
   }
   logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
   sync.worker.start();
+  sync.resync.start();
   void sync.announce();
 }

@@ -50,6 +50,7 @@ describe('defaults', () => {
       onGroupDelete: 'disable',
       createMissingContacts: true,
       syncConcurrency: 4,
+      resyncIntervalMs: 86_400_000,
       logLevel: 'info',
     });
   });
@@ -165,6 +166,8 @@ describe('malformed values', () => {
     ['MAX_CONNECTIONS', '0'],
     ['MAX_CONNECTIONS', 'many'],
     ['DRUPAL_SIGNATURES', 'sha1'],
+    ['RESYNC_INTERVAL', '30s'],
+    ['RESYNC_INTERVAL', 'daily'],
     ['DRUPAL_SIGNATURES', 'md5,sha256'],
   ];
   for (const [variable, value] of cases) {
@@ -196,6 +199,11 @@ describe('accepted spellings', () => {
   it('reads durations in every unit, and defaults the HTTP limits', () => {
     const timeout = (value: string) => loadConfig(env({ REQUEST_TIMEOUT: value })).http.requestTimeoutMs;
     expect([timeout('1500ms'), timeout('45s'), timeout('2m'), timeout('1h'), timeout('1d')]).toEqual([1_500, 45_000, 120_000, 3_600_000, 86_400_000]);
+  });
+
+  it('takes RESYNC_INTERVAL as a duration of a minute or more, and 0 for off', () => {
+    const interval = (value: string) => loadConfig(env({ RESYNC_INTERVAL: value })).resyncIntervalMs;
+    expect([interval('90s'), interval('15m'), interval('24h'), interval('7d'), interval('0')]).toEqual([90_000, 900_000, 86_400_000, 604_800_000, 0]);
   });
 
   it('takes DRUPAL_SIGNATURES as sha256 alone or with sha1, in any order and case', () => {

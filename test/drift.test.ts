@@ -2,6 +2,7 @@
 // contacts merged or trashed.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CiviClient } from '../src/civicrm/client.js';
+import { resyncSpacing } from '../src/sync/resync.js';
 import { contactOf, ogGroups, statusesOf } from './support/civicrm-view.js';
 import { startRig, type Rig } from './support/sync.js';
 
@@ -11,15 +12,21 @@ const member = (uid: number, state = 'active', isAdmin = false) => ({ group_id: 
 
 let rig: Rig;
 let civi: CiviClient;
+const opened: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
-  await civi?.close();
-  await rig.close();
+  for (const resource of opened.splice(0).reverse()) await resource.close();
 });
+
+/** The rig, and a CiviCRM client to make changes by hand as a CiviCRM user would. */
+async function started(): Promise<void> {
+  rig = await startRig();
+  civi = new CiviClient({ url: rig.emulator.restUrl, apiKey: rig.emulator.apiKey, siteKey: rig.emulator.siteKey, auth: 'legacy' });
+  opened.push(rig, civi);
+}
 
 /** Chess Club with an admin (7) and two members (8, 9), synced. */
 async function chessClub(): Promise<void> {
-  rig = await startRig();
-  civi = new CiviClient({ url: rig.emulator.restUrl, apiKey: rig.emulator.apiKey, siteKey: rig.emulator.siteKey, auth: 'legacy' });
+  await started();
   await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club', owner: user(7) } }, at(0));
   for (const uid of [8, 9]) await rig.send('og.membership.created', member(uid), at(1));
   await rig.settle();
@@ -79,8 +86,7 @@ describe('a contact merged in CiviCRM', () => {
   });
 
   it('a cached contact found by email and then trashed is not written to; the user is looked up again', async () => {
-    rig = await startRig();
-    civi = new CiviClient({ url: rig.emulator.restUrl, apiKey: rig.emulator.apiKey, siteKey: rig.emulator.siteKey, auth: 'legacy' });
+    await started();
     // A contact made in CiviCRM before, with the user's email and no UFMatch.
     const byEmail = rig.emulator.db.addContact({ email: 'u8@example.org' });
     await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
@@ -97,5 +103,48 @@ describe('a contact merged in CiviCRM', () => {
     expect(rig.emulator.db.groupContactStatus(memberGroup, kept)).toBe('Pending');
     expect(rig.emulator.db.groupContactStatus(memberGroup, byEmail)).toBeUndefined();
     await expectNothingDead();
+  });
+});
+
+describe('the periodic resync (RESYNC_INTERVAL)', () => {
+  it('re-observes a group nothing happened to in OG, repairs what was changed by hand, and counts it', async () => {
+    await chessClub();
+    const { member, acl, acls } = ogGroups(rig.emulator, 42);
+    const db = rig.emulator.db;
+    // By hand: a stranger added to the member group, member 9 removed from it, the ACL deleted.
+    const stranger = db.addContact({ email: 'stranger@example.org' });
+    await civi.call('GroupContact', 'create', { group_id: member!.id, contact_id: stranger });
+    await civi.call('GroupContact', 'create', { group_id: member!.id, contact_id: contactOf(rig.emulator, 9), status: 'Removed' });
+    await civi.call('Acl', 'delete', { id: acls[0]!.id });
+
+    const day = 24 * 60 * 60_000;
+    const report = await rig.sync.resync.runOnce(Date.now() + day);
+    expect(report).toMatchObject({ ogId: 42, extra: [{ contactId: stranger, group: 'member', actual: 'Added' }] });
+    await rig.settle();
+    expect(db.groupContactStatus(member!.id, stranger)).toBe('Removed');
+    expect(statusesOf(rig.emulator, 42, 9)).toEqual({ member: 'Added', acl: undefined });
+    const repaired = ogGroups(rig.emulator, 42);
+    expect(repaired.acls).toEqual([expect.objectContaining({ object_id: member!.id })]);
+    expect(repaired.acl!.id).toBe(acl!.id);
+
+    const metrics = await rig.metrics.registry.metrics();
+    expect(metrics).toMatch(/og_sync_resyncs_total\{outcome="done"\} 1/);
+    expect(metrics).toMatch(/og_sync_drift_found_total\{what="extra_contact"\} 1/);
+    expect(metrics).toMatch(/og_sync_drift_found_total\{what="member_row"\} 1/);
+    expect(metrics).toMatch(/og_sync_drift_repaired_total\{what="group"\} [1-9]/);
+    await expectNothingDead();
+
+    // Nothing is due again within the interval; the next one finds no drift and writes nothing.
+    expect(await rig.sync.resync.runOnce(Date.now() + day)).toBeUndefined();
+    rig.emulator.resetLog();
+    await rig.sync.resync.runOnce(Date.now() + 3 * day);
+    await rig.settle();
+    expect(rig.emulator.calls.filter((c) => c.action !== 'get')).toEqual([]);
+  });
+
+  it('spreads the groups evenly over the interval', () => {
+    expect(resyncSpacing(86_400_000, 1_000)).toBe(86_400);
+    expect(resyncSpacing(86_400_000, 0)).toBe(86_400_000);
+    expect(resyncSpacing(60_000, 1_000_000)).toBe(1_000);
   });
 });

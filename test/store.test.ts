@@ -415,6 +415,20 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('claimResync', () => {
+    it('hands out the group re-observed longest ago, once per interval, never a deleted one', async () => {
+      for (const id of [41, 42, 43]) await accept(groupCreated(id, `Group ${id}`), at(0));
+      await accept(groupDeleted(43), at(1));
+      const now = at(100);
+      const day = 24 * 60 * 60_000;
+      expect(await store.claimResync(now, now - day)).toBe(41);
+      expect(await store.claimResync(now, now - day)).toBe(42);
+      expect(await store.claimResync(now, now - day)).toBeUndefined();
+      // A day later the oldest comes round again.
+      expect(await store.claimResync(now + day + 1, now + 1)).toBe(41);
+    });
+  });
+
   describe('derived event status', () => {
     it('pending, then done after groupSynced and membersSynced with the dirtySeq', async () => {
       const id = await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));

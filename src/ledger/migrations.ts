@@ -102,14 +102,17 @@ export const migrations: Migration[] = [
   },
   {
     version: 3,
-    name: 'group owner, contact link',
+    name: 'group owner, contact link, resync time',
     // owner_uid: OG gives its owner access through ownership, not a role: the owner's membership
     // carries no administrator role, and may be dated after the group event that named the owner.
     // contact_linked: the cached contact is the user's through a UFMatch, which follows merges.
+    // resynced_at: when the group was last re-observed in CiviCRM by the periodic resync.
     sql: {
       sqlite: `ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;
+        ALTER TABLE og_groups ADD COLUMN resynced_at BIGINT;
         ALTER TABLE users ADD COLUMN contact_linked INTEGER;`,
       postgres: `ALTER TABLE og_groups ADD COLUMN owner_uid BIGINT;
+        ALTER TABLE og_groups ADD COLUMN resynced_at BIGINT;
         ALTER TABLE users ADD COLUMN contact_linked INTEGER;`,
     },
   },

@@ -303,6 +303,17 @@ export class PostgresStore implements Store {
     });
   }
 
+  async claimResync(now: number, dueBefore: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ og_id: number }>(
+      `UPDATE og_groups SET resynced_at = $1
+       WHERE og_id = (SELECT og_id FROM og_groups WHERE deleted = 0 AND coalesce(resynced_at, 0) < $2
+                      ORDER BY coalesce(resynced_at, 0), og_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING og_id`,
+      [now, dueBefore],
+    );
+    return rows[0]?.og_id;
+  }
+
   async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
     // Due work is found from the dirty items (indexed), not by visiting every group.
     // SKIP LOCKED: a group another replica is claiming right now is passed over, never waited

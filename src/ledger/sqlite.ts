@@ -267,6 +267,18 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async claimResync(now: number, dueBefore: number): Promise<number | undefined> {
+    return this.db
+      .prepare(
+        `UPDATE og_groups SET resynced_at = @now
+         WHERE og_id = (SELECT og_id FROM og_groups WHERE deleted = 0 AND coalesce(resynced_at, 0) < @dueBefore
+                        ORDER BY coalesce(resynced_at, 0), og_id LIMIT 1)
+         RETURNING og_id`,
+      )
+      .pluck()
+      .get({ now, dueBefore }) as number | undefined;
+  }
+
   async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
     return this.sql.claimGroup.pluck().get({ owner, until: now + leaseMs, now }) as number | undefined;
   }

@@ -125,6 +125,11 @@ export interface Store {
   user(uid: number): Promise<UserRecord | undefined>;
   users(uids: number[]): Promise<Map<number, UserRecord>>;
 
+  /**
+   * Takes the group re-observed longest ago, if that was before `dueBefore` (or never), and
+   * records `now` as its resync time, so that no other replica takes it too.
+   */
+  claimResync(now: number, dueBefore: number): Promise<number | undefined>;
   /** Leases one group that has work due; undefined when there is none. */
   claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined>;
   loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;

@@ -10,15 +10,17 @@ import type { Store } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
 import { reconcileGroup } from './audit.js';
 import { Reconciler } from './reconciler.js';
+import { countDrift, Resync } from './resync.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
 const VERSION_TTL_MS = 10 * 60_000;
 
-export type SyncConfig = Pick<Config, 'civicrm' | 'onGroupDelete' | 'createMissingContacts' | 'syncConcurrency'>;
+export type SyncConfig = Pick<Config, 'civicrm' | 'onGroupDelete' | 'createMissingContacts' | 'syncConcurrency' | 'resyncIntervalMs'>;
 
 export interface SyncService {
   client: CiviClient;
   worker: Worker;
+  resync: Resync;
   reconciler: Reconciler;
   health: CiviHealth;
   control: SyncControl;
@@ -81,13 +83,23 @@ export function createSync(
     civicrm: () => health.view(),
     async reconcileGroup(ogId) {
       const report = await reconcileGroup(store, reconciler, ogId, false);
+      if (report && report !== 'busy') countDrift(metrics, report);
       worker.wake();
       return report;
     },
   };
+  const resync = new Resync({
+    store,
+    reconciler,
+    intervalMs: config.resyncIntervalMs,
+    metrics,
+    logger,
+    onQueued: () => worker.wake(),
+  });
   return {
     client,
     worker,
+    resync,
     reconciler,
     health,
     control,
@@ -100,6 +112,7 @@ export function createSync(
       }
     },
     async close() {
+      await resync.stop();
       await worker.stop();
       await client.close();
     },
