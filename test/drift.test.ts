@@ -60,6 +60,22 @@ describe('a group deleted by hand in CiviCRM', () => {
   }
 });
 
+describe('an ACL role deleted by hand in CiviCRM', () => {
+  it('is made again with a new value at the next sync of the group; entity role and ACL follow it', async () => {
+    await chessClub();
+    const before = ogGroups(rig.emulator, 42);
+    await civi.call('OptionValue', 'delete', { id: before.role!.id });
+    await rig.send('og.group.updated', { group: { id: 42, title: 'Chess & Go Club', owner: user(7) } }, at(2));
+    await rig.settle();
+    const after = ogGroups(rig.emulator, 42);
+    expect(after.role).toMatchObject({ label: 'Chess & Go Club: Administrator' });
+    expect(after.entityRoles).toEqual([expect.objectContaining({ acl_role_id: Number(after.role!.value), entity_id: after.acl!.id })]);
+    expect(after.acls).toEqual([expect.objectContaining({ entity_id: Number(after.role!.value), object_id: after.member!.id })]);
+    expect(rig.emulator.db.aclCache.editableGroups(contactOf(rig.emulator, 7)!)).toEqual([after.member!.id]);
+    await expectNothingDead();
+  });
+});
+
 describe('a contact merged in CiviCRM', () => {
   it('is followed through its UFMatch in the same request; the trashed contact is never written to', async () => {
     await chessClub();
