@@ -5,8 +5,8 @@ import type { OgChange, OgMember, OgUser } from '../src/events/model.js';
 import { migrations } from '../src/ledger/migrations.js';
 import { PostgresStore } from '../src/ledger/postgres.js';
 import { SqliteStore } from '../src/ledger/sqlite.js';
-import type { EventSummary, Store } from '../src/ledger/store.js';
-import { ogEvent, openTempStore, tempDir } from './support/app.js';
+import { LeaseLost, type EventSummary, type Store } from '../src/ledger/store.js';
+import { asHolder, ogEvent, openTempStore, tempDir } from './support/app.js';
 import { createTestSchema, openPostgresTempStore } from './support/postgres.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
@@ -70,9 +70,10 @@ async function memberOf(ogId: number, uid: number) {
 async function syncAll(ogId: number, now = Date.now()) {
   const work = await store.loadWork(ogId, now, 10_000);
   if (!work) throw new Error(`no work for group ${ogId}`);
-  await store.groupSynced(ogId, work.group.dirtySeq, { memberGroupId: 1 }, now);
+  const lease = await asHolder(store, ogId);
+  await store.groupSynced(lease, work.group.dirtySeq, { memberGroupId: 1 }, now);
   await store.membersSynced(
-    ogId,
+    lease,
     work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq })),
   );
 }
@@ -437,10 +438,10 @@ describe.each(STORES)('%s store', (_name, open) => {
 
       const work = await store.loadWork(42, Date.now(), 100);
       expect(work?.members.map((m) => m.uid)).toEqual([7]);
-      await store.groupSynced(42, work!.group.dirtySeq, { memberGroupId: 11, aclGroupId: 12 }, at(1));
+      await store.groupSynced(await asHolder(store, 42), work!.group.dirtySeq, { memberGroupId: 11, aclGroupId: 12 }, at(1));
       // The owner's membership is part of the event: still pending.
       expect(await statusOf(id)).toBe('pending');
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: work!.members[0]!.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: 'Added' }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: work!.members[0]!.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: 'Added' }]);
       expect(await statusOf(id)).toBe('done');
       expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 0, dead: 0, done: 1 });
 
@@ -453,8 +454,8 @@ describe.each(STORES)('%s store', (_name, open) => {
     it('dead after memberFailed without retryAt, with the attempts and last error', async () => {
       const id = await accept(joined(42, member(cyd)), at(0));
       const work = await store.loadWork(42, Date.now(), 100);
-      await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
-      await store.memberFailed(42, 9, { error: 'no CiviCRM contact for Drupal user 9 and no email to create one' });
+      await store.groupSynced(await asHolder(store, 42), work!.group.dirtySeq, {}, Date.now());
+      await store.memberFailed(await asHolder(store, 42), 9, { error: 'no CiviCRM contact for Drupal user 9 and no email to create one' });
 
       const event = await eventById(id);
       expect(event).toMatchObject({
@@ -475,9 +476,9 @@ describe.each(STORES)('%s store', (_name, open) => {
       const good = await accept(joined(42, member(ann)), at(0));
       const bad = await accept(joined(42, member(cyd)), at(0));
       const work = await store.loadWork(42, Date.now(), 100);
-      await store.groupSynced(42, work!.group.dirtySeq, {}, Date.now());
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
-      await store.memberFailed(42, 9, { error: 'no contact' });
+      await store.groupSynced(await asHolder(store, 42), work!.group.dirtySeq, {}, Date.now());
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      await store.memberFailed(await asHolder(store, 42), 9, { error: 'no contact' });
       expect(await statusOf(good)).toBe('done');
       expect(await statusOf(bad)).toBe('dead');
       expect((await store.group(42))?.syncState).toBe('clean');
@@ -485,30 +486,30 @@ describe.each(STORES)('%s store', (_name, open) => {
 
     it('retrying after a failure with retryAt: counted as retrying, listed as pending', async () => {
       const id = await accept(joined(42, member(ann)), at(0));
-      await store.memberFailed(42, 7, { error: 'CiviCRM answered 502', retryAt: Date.now() + 60_000 });
+      await store.memberFailed(await asHolder(store, 42), 7, { error: 'CiviCRM answered 502', retryAt: Date.now() + 60_000 });
       expect(await store.eventCounts()).toEqual({ accepted: 1, pending: 0, retrying: 1, dead: 0, done: 0 });
       expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'CiviCRM answered 502' });
       expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual([id]);
       expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty', attempts: 1, lastError: 'CiviCRM answered 502' });
 
-      await store.memberFailed(42, 7, { error: 'CiviCRM answered 503', retryAt: Date.now() + 60_000 });
+      await store.memberFailed(await asHolder(store, 42), 7, { error: 'CiviCRM answered 503', retryAt: Date.now() + 60_000 });
       expect(await eventById(id)).toMatchObject({ attempts: 2, last_error: 'CiviCRM answered 503' });
     });
 
     it('a group failure makes the group event retrying, then dead', async () => {
       const id = await accept(groupCreated(42, 'Chess Club'), at(0));
-      await store.groupFailed(42, { error: 'timeout', retryAt: Date.now() + 1000 });
+      await store.groupFailed(await asHolder(store, 42), { error: 'timeout', retryAt: Date.now() + 1000 });
       expect((await store.eventCounts()).retrying).toBe(1);
-      await store.groupFailed(42, { error: 'gave up: timeout' });
+      await store.groupFailed(await asHolder(store, 42), { error: 'gave up: timeout' });
       expect(await eventById(id)).toMatchObject({ status: 'dead', attempts: 2, last_error: 'gave up: timeout' });
       expect(await store.group(42)).toMatchObject({ syncState: 'dead', attempts: 2, lastError: 'gave up: timeout' });
     });
 
     it('a success after a retry clears attempts and error', async () => {
       const id = await accept(joined(42, member(ann)), at(0));
-      await store.memberFailed(42, 7, { error: 'boom', retryAt: Date.now() - 1 });
+      await store.memberFailed(await asHolder(store, 42), 7, { error: 'boom', retryAt: Date.now() - 1 });
       const m = await memberOf(42, 7);
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: m!.dirtySeq }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: m!.dirtySeq }]);
       expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', attempts: 0 });
       expect(await memberOf(42, 7)).not.toHaveProperty('lastError');
       expect(await statusOf(id)).toBe('done');
@@ -516,7 +517,7 @@ describe.each(STORES)('%s store', (_name, open) => {
 
     it('a newer event for a dead membership brings it back: both its events pending again', async () => {
       const old = await accept(joined(42, member(cyd)), at(0));
-      await store.memberFailed(42, 9, { error: 'no contact' });
+      await store.memberFailed(await asHolder(store, 42), 9, { error: 'no contact' });
       const fresh = await accept(changed(42, member({ id: 9, email: 'cyd@example.org' })), at(1));
       expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
       expect(await statusOf(fresh)).toBe('pending');
@@ -528,14 +529,13 @@ describe.each(STORES)('%s store', (_name, open) => {
   describe('replay', () => {
     it('makes a dead event pending again and puts its items back to work', async () => {
       const id = await accept(joined(42, member(cyd)), at(0));
-      await store.memberFailed(42, 9, { error: 'no contact' });
+      await store.memberFailed(await asHolder(store, 42), 9, { error: 'no contact' });
       expect(await statusOf(id)).toBe('dead');
 
       expect(await store.replay(id)).toBe(true);
       expect(await eventById(id)).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
       expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty', attempts: 0 });
-      const claimed = await store.claimGroup('w1', Date.now(), 30_000);
-      expect(claimed).toBe(42);
+      expect((await store.claimGroup('w1', Date.now(), 30_000))?.ogId).toBe(42);
       const work = await store.loadWork(42, Date.now(), 100);
       expect(work?.members.map((m) => m.uid)).toEqual([9]);
     });
@@ -557,7 +557,7 @@ describe.each(STORES)('%s store', (_name, open) => {
 
     it('a sync that read the replay\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
       await accept(joined(42, member(ann)), at(0));
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
       const id = (await store.listEvents({ limit: 1 }))[0]!.id;
       await store.replay(id);
 
@@ -565,7 +565,7 @@ describe.each(STORES)('%s store', (_name, open) => {
       const read = work!.members[0]!;
       // Meanwhile the member is blocked in Drupal.
       await accept(changed(42, member(ann, 'blocked')), at(1));
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: read.dirtySeq }]);
 
       expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty' });
       expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([7]);
@@ -593,61 +593,99 @@ describe.each(STORES)('%s store', (_name, open) => {
       await store.markForReconcile(42);
       const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
       await accept(groupUpdated(42, 'Renamed'), at(1));
-      await store.groupSynced(42, read, {}, Date.now());
+      await store.groupSynced(await asHolder(store, 42), read, {}, Date.now());
       expect(await store.group(42)).toMatchObject({ title: 'Renamed', syncState: 'dirty' });
     });
   });
 
   describe('claimGroup leases', () => {
     const LEASE = 30_000;
+    const claimed = async (owner: string, now = Date.now(), leaseMs = LEASE) => (await store.claimGroup(owner, now, leaseMs))?.ogId;
 
     it('claims a group with work; a second claim while leased gets another group, then nothing', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       await accept(groupCreated(2, 'Two'), at(0));
       const now = Date.now();
-      const first = await store.claimGroup('w1', now, LEASE);
-      const second = await store.claimGroup('w2', now, LEASE);
+      const first = await claimed('w1', now);
+      const second = await claimed('w2', now);
       expect([first, second].sort()).toEqual([1, 2]);
-      expect(await store.claimGroup('w3', now, LEASE)).toBeUndefined();
+      expect(await claimed('w3', now)).toBeUndefined();
     });
 
-    it('lease expiry lets the group be claimed again', async () => {
+    it("runs out by the store's clock, not the caller's: a caller a minute ahead cannot take a lease that holds", async () => {
       await accept(groupCreated(1, 'One'), at(0));
-      const now = Date.now();
-      expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
-      expect(await store.claimGroup('w2', now + LEASE - 1, LEASE)).toBeUndefined();
-      expect(await store.claimGroup('w2', now + LEASE, LEASE)).toBe(1);
+      expect(await claimed('w1', Date.now(), 300)).toBe(1);
+      expect(await claimed('w2', Date.now() + 60_000)).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect(await claimed('w2', Date.now() - 60_000)).toBe(1);
+    });
+
+    it('hands out a fencing token that grows with every claim of the group', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const first = (await store.claimGroup('w1', Date.now(), LEASE))!;
+      await store.releaseGroup(first);
+      const second = (await store.claimGroup('w2', Date.now(), LEASE))!;
+      expect(second.token).toBeGreaterThan(first.token);
+      await store.releaseGroup(second);
+      const third = (await store.leaseGroup(1, 'audit', LEASE))!;
+      expect(third.token).toBeGreaterThan(second.token);
+    });
+
+    it('refuses every result recorded under a lease the group was claimed again since, and changes nothing', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await accept(joined(1, member(ann)), at(0));
+      const stale = (await store.claimGroup('w1', Date.now(), 100))!;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const fresh = (await store.claimGroup('w2', Date.now(), LEASE))!;
+      expect(fresh.ogId).toBe(1);
+      const before = { group: await store.group(1), members: await store.members(1) };
+      const work = (await store.loadWork(1, Date.now(), 10))!;
+      const refusals = [
+        () => store.groupSynced(stale, work.group.dirtySeq, { memberGroupId: 9 }, Date.now()),
+        () => store.groupFailed(stale, { error: 'x' }),
+        () => store.membersSynced(stale, [{ uid: 7, dirtySeq: work.members[0]!.dirtySeq }]),
+        () => store.memberFailed(stale, 7, { error: 'x' }),
+        () => store.forgetMemberStatuses(stale),
+        () => store.setKnownStatuses(stale, [{ uid: 7, member: 'Added' }]),
+      ];
+      for (const refused of refusals) await expect(refused()).rejects.toBeInstanceOf(LeaseLost);
+      expect(await store.renewLease(stale, LEASE)).toBe(false);
+      expect({ group: await store.group(1), members: await store.members(1) }).toEqual(before);
+      // The stale holder's release does not free the group from its new holder.
+      await store.releaseGroup(stale);
+      expect(await claimed('w3')).toBeUndefined();
+      expect(await store.renewLease(fresh, LEASE)).toBe(true);
+      await store.groupSynced(fresh, work.group.dirtySeq, { memberGroupId: 9 }, Date.now());
+      expect((await store.group(1))?.civi).toEqual({ memberGroupId: 9 });
     });
 
     it('a released group can be claimed again at once while it has work', async () => {
       await accept(groupCreated(1, 'One'), at(0));
-      const now = Date.now();
-      expect(await store.claimGroup('w1', now, LEASE)).toBe(1);
-      await store.releaseGroup(1, 'someone-else');
-      expect(await store.claimGroup('w2', now, LEASE)).toBeUndefined();
-      await store.releaseGroup(1, 'w1');
-      expect(await store.claimGroup('w2', Date.now(), LEASE)).toBe(1);
+      const lease = (await store.claimGroup('w1', Date.now(), LEASE))!;
+      expect(await claimed('w2')).toBeUndefined();
+      await store.releaseGroup(lease);
+      expect(await claimed('w2')).toBe(1);
     });
 
     it('a clean group with no dirty member is not claimed', async () => {
       await accept(groupCreated(1, 'One', { owner: ann }), at(0));
       await syncAll(1);
-      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
+      expect(await claimed('w1')).toBeUndefined();
     });
 
     it('a clean group with a dirty member is claimed', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       await syncAll(1);
       await accept(joined(1, member(ann)), at(1));
-      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+      expect(await claimed('w1')).toBe(1);
     });
 
     it('a group in backoff is not claimed until next_attempt_at', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       const now = Date.now();
-      await store.groupFailed(1, { error: 'CiviCRM down', retryAt: now + 60_000 });
-      expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
-      expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+      await store.groupFailed(await asHolder(store, 1), { error: 'CiviCRM down', retryAt: now + 60_000 });
+      expect(await claimed('w1', now)).toBeUndefined();
+      expect(await claimed('w1', now + 60_000)).toBe(1);
     });
 
     it('a member in backoff alone does not make its clean group claimable until it is due', async () => {
@@ -655,37 +693,35 @@ describe.each(STORES)('%s store', (_name, open) => {
       await syncAll(1);
       await accept(joined(1, member(ann)), at(1));
       const now = Date.now();
-      await store.memberFailed(1, 7, { error: 'timeout', retryAt: now + 60_000 });
-      expect(await store.claimGroup('w1', now, LEASE)).toBeUndefined();
-      expect(await store.claimGroup('w1', now + 60_000, LEASE)).toBe(1);
+      await store.memberFailed(await asHolder(store, 1), 7, { error: 'timeout', retryAt: now + 60_000 });
+      expect(await claimed('w1', now)).toBeUndefined();
+      expect(await claimed('w1', now + 60_000)).toBe(1);
     });
 
     it('a dead group is not claimed; a new membership event revives it', async () => {
       await accept(groupCreated(1, 'One'), at(0));
-      await store.groupFailed(1, { error: 'permission denied' });
+      await store.groupFailed(await asHolder(store, 1), { error: 'permission denied' });
       expect((await store.group(1))?.syncState).toBe('dead');
-      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBeUndefined();
+      expect(await claimed('w1')).toBeUndefined();
 
       await accept(joined(1, member(ann)), at(1));
       expect(await store.group(1)).toMatchObject({ syncState: 'dirty', attempts: 0 });
-      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+      expect(await claimed('w1')).toBe(1);
     });
 
     it('a dead group is revived by a newer group event too', async () => {
       await accept(groupCreated(1, 'One'), at(0));
-      await store.groupFailed(1, { error: 'permission denied' });
+      await store.groupFailed(await asHolder(store, 1), { error: 'permission denied' });
       await accept(groupUpdated(1, 'One, renamed'), at(1));
-      expect(await store.claimGroup('w1', Date.now(), LEASE)).toBe(1);
+      expect(await claimed('w1')).toBe(1);
     });
 
     it('the least recently worked group goes first', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       await accept(groupCreated(2, 'Two'), at(0));
-      const now = Date.now();
-      const first = (await store.claimGroup('w1', now, LEASE))!;
-      await store.releaseGroup(first, 'w1');
-      const next = await store.claimGroup('w1', Date.now(), LEASE);
-      expect(next).not.toBe(first);
+      const first = (await store.claimGroup('w1', Date.now(), LEASE))!;
+      await store.releaseGroup(first);
+      expect(await claimed('w1')).not.toBe(first.ogId);
     });
   });
 
@@ -700,9 +736,9 @@ describe.each(STORES)('%s store', (_name, open) => {
       await accept(joined(43, member({ id: 12 })), at(0)); // another group
 
       const now = Date.now();
-      await store.membersSynced(42, [{ uid: 8, dirtySeq: (await memberOf(42, 8))!.dirtySeq }]);
-      await store.memberFailed(42, 9, { error: 'timeout', retryAt: now + 60_000 });
-      await store.memberFailed(42, 10, { error: 'no contact' });
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 8, dirtySeq: (await memberOf(42, 8))!.dirtySeq }]);
+      await store.memberFailed(await asHolder(store, 42), 9, { error: 'timeout', retryAt: now + 60_000 });
+      await store.memberFailed(await asHolder(store, 42), 10, { error: 'no contact' });
 
       const work = await store.loadWork(42, now, 100);
       expect(work?.group).toMatchObject({ ogId: 42, title: 'Chess Club', description: 'Tuesdays', syncState: 'dirty' });
@@ -740,7 +776,7 @@ describe.each(STORES)('%s store', (_name, open) => {
       const work = await store.loadWork(42, Date.now(), 100);
       const read = work!.members[0]!;
       const newer = await accept(changed(42, member(ann, 'blocked')), at(1));
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: read.dirtySeq, civiMemberStatus: 'Added' }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: read.dirtySeq, civiMemberStatus: 'Added' }]);
 
       expect(await memberOf(42, 7)).toMatchObject({ state: 'blocked', syncState: 'dirty', civiMemberStatus: 'Added' });
       expect(await statusOf(newer)).toBe('pending');
@@ -748,7 +784,7 @@ describe.each(STORES)('%s store', (_name, open) => {
 
       // The next sync, of what it read now, finishes it.
       const again = (await store.loadWork(42, Date.now(), 100))!.members[0]!;
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: again.dirtySeq, civiMemberStatus: 'Removed' }]);
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: again.dirtySeq, civiMemberStatus: 'Removed' }]);
       expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Removed' });
       expect(await statusOf(newer)).toBe('done');
     });
@@ -757,9 +793,9 @@ describe.each(STORES)('%s store', (_name, open) => {
       await accept(groupCreated(42, 'Old'), at(0));
       const read = (await store.loadWork(42, Date.now(), 100))!.group.dirtySeq;
       await accept(groupUpdated(42, 'New'), at(1));
-      await store.groupSynced(42, read, { title: 'Old' }, Date.now());
+      await store.groupSynced(await asHolder(store, 42), read, { title: 'Old' }, Date.now());
       expect(await store.group(42)).toMatchObject({ title: 'New', syncState: 'dirty' });
-      expect(await store.claimGroup('w', Date.now(), 1000)).toBe(42);
+      expect((await store.claimGroup('w', Date.now(), 1000))?.ogId).toBe(42);
     });
   });
 
@@ -803,8 +839,8 @@ describe.each(STORES)('%s store', (_name, open) => {
       await accept(joined(42, member(ann)), at(0), 'a');
       await accept(joined(43, member(bob)), at(0), 'b');
       await accept(joined(44, member(cyd)), at(0), 'c');
-      await store.membersSynced(42, [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
-      await store.memberFailed(44, 9, { error: 'x' });
+      await store.membersSynced(await asHolder(store, 42), [{ uid: 7, dirtySeq: (await memberOf(42, 7))!.dirtySeq }]);
+      await store.memberFailed(await asHolder(store, 44), 9, { error: 'x' });
       expect((await store.listEvents({ status: 'done', limit: 10 })).map((e) => e.id)).toEqual(['a']);
       expect((await store.listEvents({ status: 'pending', limit: 10 })).map((e) => e.id)).toEqual(['b']);
       expect((await store.listEvents({ status: 'dead', limit: 10 })).map((e) => e.id)).toEqual(['c']);

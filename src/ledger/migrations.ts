@@ -116,4 +116,13 @@ export const migrations: Migration[] = [
         ALTER TABLE users ADD COLUMN contact_linked INTEGER;`,
     },
   },
+  {
+    version: 4,
+    name: 'fencing tokens',
+    // Grows with every claim of the group; results are recorded only under the newest one.
+    sql: {
+      sqlite: 'ALTER TABLE og_groups ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;',
+      postgres: 'ALTER TABLE og_groups ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;',
+    },
+  },
 ];

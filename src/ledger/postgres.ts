@@ -30,22 +30,27 @@ import {
   type MemberRow,
   type UserRow,
 } from './rows.js';
-import type {
-  AcceptOutcome,
-  EventCounts,
-  EventSummary,
-  Failure,
-  GroupRecord,
-  GroupWork,
-  MemberRecord,
-  MemberSynced,
-  ContactLink,
-  Store,
-  UserRecord,
-  WorkCounts,
+import {
+  LeaseLost,
+  type AcceptOutcome,
+  type ContactLink,
+  type EventCounts,
+  type EventSummary,
+  type Failure,
+  type GroupRecord,
+  type GroupWork,
+  type Lease,
+  type MemberRecord,
+  type MemberSynced,
+  type Store,
+  type UserRecord,
+  type WorkCounts,
 } from './store.js';
 
 type Queryable = Pick<PoolClient, 'query'>;
+
+/** The database server's clock, in epoch milliseconds: the one clock every replica's leases use. */
+const STORE_NOW = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
 
 
 /** Advisory lock keys are 64-bit hashes of these names. */
@@ -270,33 +275,44 @@ export class PostgresStore implements Store {
     return usersOf(this.pool, uids);
   }
 
-  async leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    const taken = await this.pool.query('UPDATE og_groups SET lease_owner = $1, lease_until = $2 WHERE og_id = $3 AND lease_until <= $4', [
-      owner,
-      now + leaseMs,
-      ogId,
-      now,
-    ]);
-    return taken.rowCount === 1;
+  async leaseGroup(ogId: number, owner: string, leaseMs: number): Promise<Lease | undefined> {
+    const { rows } = await this.pool.query<{ lease_token: number }>(
+      `UPDATE og_groups SET lease_owner = $1, lease_until = ${STORE_NOW} + $2, lease_token = lease_token + 1
+       WHERE og_id = $3 AND lease_until <= ${STORE_NOW} RETURNING lease_token`,
+      [owner, leaseMs, ogId],
+    );
+    return rows[0] && { ogId, owner, token: rows[0].lease_token };
   }
 
-  async renewLease(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    const renewed = await this.pool.query('UPDATE og_groups SET lease_until = $1 WHERE og_id = $2 AND lease_owner = $3', [
-      now + leaseMs,
-      ogId,
-      owner,
-    ]);
+  async renewLease(lease: Lease, leaseMs: number): Promise<boolean> {
+    const renewed = await this.pool.query(
+      `UPDATE og_groups SET lease_until = ${STORE_NOW} + $1 WHERE og_id = $2 AND lease_token = $3 AND lease_owner = $4`,
+      [leaseMs, lease.ogId, lease.token, lease.owner],
+    );
     return renewed.rowCount === 1;
   }
 
-  async setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
-    await this.transaction(async (db) => {
-      await lockGroups(db, [ogId]);
+  /**
+   * Runs result writes in one transaction only while the lease's token is the group's. The
+   * check locks the group row (lock order step 2) until commit, so no claim comes between.
+   * `seqLock` first takes the group's advisory lock, for writes that take a sequence number.
+   */
+  private fenced<T>(lease: Lease, write: (db: Queryable) => Promise<T>, { seqLock = false } = {}): Promise<T> {
+    return this.transaction(async (db) => {
+      if (seqLock) await lockForSeq(db, lease.ogId);
+      const held = await db.query('SELECT 1 FROM og_groups WHERE og_id = $1 AND lease_token = $2 FOR UPDATE', [lease.ogId, lease.token]);
+      if (held.rowCount !== 1) throw new LeaseLost(lease);
+      return write(db);
+    });
+  }
+
+  async setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
+    await this.fenced(lease, async (db) => {
       for (const s of statuses) {
         await db.query('UPDATE og_members SET civi_member_status = $1, civi_acl_status = $2 WHERE og_id = $3 AND uid = $4', [
           s.member ?? null,
           s.acl ?? null,
-          ogId,
+          lease.ogId,
           s.uid,
         ]);
       }
@@ -314,26 +330,27 @@ export class PostgresStore implements Store {
     return rows[0]?.og_id;
   }
 
-  async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
+  async claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
     // Due work is found from the dirty items (indexed), not by visiting every group.
     // SKIP LOCKED: a group another replica is claiming right now is passed over, never waited
     // for; one it claimed a moment ago fails the lease_until check on its newest version.
-    const { rows } = await this.pool.query<{ og_id: number }>(
-      `UPDATE og_groups SET lease_owner = $1, lease_until = $2
+    const { rows } = await this.pool.query<{ og_id: number; lease_token: number }>(
+      `UPDATE og_groups SET lease_owner = $1, lease_until = ${STORE_NOW} + $2, lease_token = lease_token + 1
        WHERE og_id = (
          SELECT g.og_id FROM og_groups g
          JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= $3
                UNION
                SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= $3) due
            ON due.og_id = g.og_id
-         WHERE g.lease_until <= $3 AND g.sync_state <> 'dead' AND g.next_attempt_at <= $3
+         WHERE g.lease_until <= ${STORE_NOW} AND g.sync_state <> 'dead' AND g.next_attempt_at <= $3
          ORDER BY g.lease_until, g.og_id
          LIMIT 1
          FOR UPDATE OF g SKIP LOCKED)
-       RETURNING og_id`,
-      [owner, now + leaseMs, now],
+       RETURNING og_id, lease_token`,
+      [owner, leaseMs, now],
     );
-    return rows[0]?.og_id;
+    const claimed = rows[0];
+    return claimed && { ogId: claimed.og_id, owner, token: claimed.lease_token };
   }
 
   async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
@@ -352,26 +369,30 @@ export class PostgresStore implements Store {
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
-  async groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void> {
-    await this.pool.query(
-      `UPDATE og_groups SET civi = $1, synced_at = $2, synced_seq = GREATEST(synced_seq, $3), attempts = 0, next_attempt_at = 0,
-         last_error = NULL, sync_state = CASE WHEN dirty_seq = $3 THEN 'clean' ELSE 'dirty' END
-       WHERE og_id = $4`,
-      [JSON.stringify(civi), now, dirtySeq, ogId],
+  async groupSynced(lease: Lease, dirtySeq: number, civi: unknown, now: number): Promise<void> {
+    await this.fenced(lease, (db) =>
+      db.query(
+        `UPDATE og_groups SET civi = $1, synced_at = $2, synced_seq = GREATEST(synced_seq, $3), attempts = 0, next_attempt_at = 0,
+           last_error = NULL, sync_state = CASE WHEN dirty_seq = $3 THEN 'clean' ELSE 'dirty' END
+         WHERE og_id = $4`,
+        [JSON.stringify(civi), now, dirtySeq, lease.ogId],
+      ),
     );
   }
 
-  async groupFailed(ogId: number, failure: Failure): Promise<void> {
-    await this.pool.query(
-      `UPDATE og_groups SET attempts = attempts + 1, last_error = $1, sync_state = $2, next_attempt_at = $3
-       WHERE og_id = $4 AND ($5::bigint IS NULL OR dirty_seq = $5)`,
-      [failure.error, failureState(failure), failure.retryAt ?? 0, ogId, failure.dirtySeq ?? null],
+  async groupFailed(lease: Lease, failure: Failure): Promise<void> {
+    await this.fenced(lease, (db) =>
+      db.query(
+        `UPDATE og_groups SET attempts = attempts + 1, last_error = $1, sync_state = $2, next_attempt_at = $3
+         WHERE og_id = $4 AND ($5::bigint IS NULL OR dirty_seq = $5)`,
+        [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, failure.dirtySeq ?? null],
+      ),
     );
   }
 
-  async membersSynced(ogId: number, synced: MemberSynced[]): Promise<void> {
-    await this.transaction(async (db) => {
-      await lockGroups(db, [ogId]);
+  async membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void> {
+    const ogId = lease.ogId;
+    await this.fenced(lease, async (db) => {
       for (const m of synced) {
         await db.query(
           `UPDATE og_members SET civi_member_status = coalesce($1, civi_member_status), civi_acl_status = coalesce($2, civi_acl_status),
@@ -384,25 +405,29 @@ export class PostgresStore implements Store {
     });
   }
 
-  async memberFailed(ogId: number, uid: number, failure: Failure): Promise<void> {
-    await this.pool.query(
-      `UPDATE og_members SET attempts = attempts + 1, last_error = $1, sync_state = $2, next_attempt_at = $3
-       WHERE og_id = $4 AND uid = $5 AND ($6::bigint IS NULL OR dirty_seq = $6)`,
-      [failure.error, failureState(failure), failure.retryAt ?? 0, ogId, uid, failure.dirtySeq ?? null],
+  async memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void> {
+    await this.fenced(lease, (db) =>
+      db.query(
+        `UPDATE og_members SET attempts = attempts + 1, last_error = $1, sync_state = $2, next_attempt_at = $3
+         WHERE og_id = $4 AND uid = $5 AND ($6::bigint IS NULL OR dirty_seq = $6)`,
+        [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null],
+      ),
     );
   }
 
-  async forgetMemberStatuses(ogId: number): Promise<void> {
-    await this.transaction(async (db) => {
-      await lockForSeq(db, ogId);
-      await lockGroups(db, [ogId]);
-      const seq = await nextSeq(db);
-      await db.query(
-        `UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = $1, ${RESET_SYNC}
-         WHERE og_id = $2`,
-        [seq, ogId],
-      );
-    });
+  async forgetMemberStatuses(lease: Lease): Promise<void> {
+    await this.fenced(
+      lease,
+      async (db) => {
+        const seq = await nextSeq(db);
+        await db.query(
+          `UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = $1, ${RESET_SYNC}
+           WHERE og_id = $2`,
+          [seq, lease.ogId],
+        );
+      },
+      { seqLock: true },
+    );
   }
 
   async saveContacts(links: ContactLink[]): Promise<void> {
@@ -418,12 +443,11 @@ export class PostgresStore implements Store {
     });
   }
 
-  async releaseGroup(ogId: number, owner: string): Promise<void> {
+  async releaseGroup(lease: Lease): Promise<void> {
     // The release time doubles as "last worked on", so the least recently worked group goes next.
-    await this.pool.query('UPDATE og_groups SET lease_owner = NULL, lease_until = $1 WHERE og_id = $2 AND lease_owner = $3', [
-      Date.now(),
-      ogId,
-      owner,
+    await this.pool.query(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${STORE_NOW} WHERE og_id = $1 AND lease_token = $2`, [
+      lease.ogId,
+      lease.token,
     ]);
   }
 

@@ -16,19 +16,21 @@ import {
   type MemberRow,
   type UserRow,
 } from './rows.js';
-import type {
-  AcceptOutcome,
-  EventCounts,
-  EventSummary,
-  Failure,
-  GroupRecord,
-  GroupWork,
-  MemberRecord,
-  MemberSynced,
-  ContactLink,
-  Store,
-  UserRecord,
-  WorkCounts,
+import {
+  LeaseLost,
+  type AcceptOutcome,
+  type ContactLink,
+  type EventCounts,
+  type EventSummary,
+  type Failure,
+  type GroupRecord,
+  type GroupWork,
+  type Lease,
+  type MemberRecord,
+  type MemberSynced,
+  type Store,
+  type UserRecord,
+  type WorkCounts,
 } from './store.js';
 import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
 
@@ -246,25 +248,43 @@ export class SqliteStore implements Store {
     return users;
   }
 
-  async leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    const taken = this.db
-      .prepare('UPDATE og_groups SET lease_owner = ?, lease_until = ? WHERE og_id = ? AND lease_until <= ?')
-      .run(owner, now + leaseMs, ogId, now);
-    return taken.changes === 1;
+  async leaseGroup(ogId: number, owner: string, leaseMs: number): Promise<Lease | undefined> {
+    const token = this.db
+      .prepare(
+        `UPDATE og_groups SET lease_owner = ?, lease_until = ${STORE_NOW} + ?, lease_token = lease_token + 1
+         WHERE og_id = ? AND lease_until <= ${STORE_NOW} RETURNING lease_token`,
+      )
+      .pluck()
+      .get(owner, leaseMs, ogId) as number | undefined;
+    return token === undefined ? undefined : { ogId, owner, token };
   }
 
-  async renewLease(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
+  async renewLease(lease: Lease, leaseMs: number): Promise<boolean> {
     const renewed = this.db
-      .prepare('UPDATE og_groups SET lease_until = ? WHERE og_id = ? AND lease_owner = ?')
-      .run(now + leaseMs, ogId, owner);
+      .prepare(`UPDATE og_groups SET lease_until = ${STORE_NOW} + ? WHERE og_id = ? AND lease_token = ? AND lease_owner = ?`)
+      .run(leaseMs, lease.ogId, lease.token, lease.owner);
     return renewed.changes === 1;
   }
 
-  async setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
+  /**
+   * Runs a result write only while the lease's token is the group's: in one IMMEDIATE
+   * transaction, so no claim by another process comes between the check and the write.
+   */
+  private fenced<T>(lease: Lease, write: () => T): T {
+    return this.db
+      .transaction((): T => {
+        const held = this.db.prepare('SELECT 1 FROM og_groups WHERE og_id = ? AND lease_token = ?').get(lease.ogId, lease.token);
+        if (held === undefined) throw new LeaseLost(lease);
+        return write();
+      })
+      .immediate();
+  }
+
+  async setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
     const update = this.db.prepare('UPDATE og_members SET civi_member_status = ?, civi_acl_status = ? WHERE og_id = ? AND uid = ?');
-    this.db.transaction(() => {
-      for (const s of statuses) update.run(s.member ?? null, s.acl ?? null, ogId, s.uid);
-    })();
+    this.fenced(lease, () => {
+      for (const s of statuses) update.run(s.member ?? null, s.acl ?? null, lease.ogId, s.uid);
+    });
   }
 
   async claimResync(now: number, dueBefore: number): Promise<number | undefined> {
@@ -279,8 +299,9 @@ export class SqliteStore implements Store {
       .get({ now, dueBefore }) as number | undefined;
   }
 
-  async claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined> {
-    return this.sql.claimGroup.pluck().get({ owner, until: now + leaseMs, now }) as number | undefined;
+  async claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
+    const claimed = this.sql.claimGroup.get({ owner, leaseMs, now }) as { og_id: number; lease_token: number } | undefined;
+    return claimed && { ogId: claimed.og_id, owner, token: claimed.lease_token };
   }
 
   async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
@@ -297,53 +318,52 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = max(synced_seq, ?), attempts = 0, next_attempt_at = 0, last_error = NULL,
-           sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
-         WHERE og_id = ?`,
-      )
-      .run(JSON.stringify(civi), now, dirtySeq, dirtySeq, ogId);
+  async groupSynced(lease: Lease, dirtySeq: number, civi: unknown, now: number): Promise<void> {
+    const update = this.db.prepare(
+      `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = max(synced_seq, ?), attempts = 0, next_attempt_at = 0, last_error = NULL,
+         sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
+       WHERE og_id = ?`,
+    );
+    this.fenced(lease, () => update.run(JSON.stringify(civi), now, dirtySeq, dirtySeq, lease.ogId));
   }
 
-  async groupFailed(ogId: number, failure: Failure): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE og_groups SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
-         WHERE og_id = ? AND (? IS NULL OR dirty_seq = ?)`,
-      )
-      .run(failure.error, failureState(failure), failure.retryAt ?? 0, ogId, failure.dirtySeq ?? null, failure.dirtySeq ?? null);
+  async groupFailed(lease: Lease, failure: Failure): Promise<void> {
+    const update = this.db.prepare(
+      `UPDATE og_groups SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+       WHERE og_id = ? AND (? IS NULL OR dirty_seq = ?)`,
+    );
+    const seq = failure.dirtySeq ?? null;
+    this.fenced(lease, () => update.run(failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, seq, seq));
   }
 
-  async membersSynced(ogId: number, synced: MemberSynced[]): Promise<void> {
+  async membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void> {
     const update = this.db.prepare(
       `UPDATE og_members SET civi_member_status = coalesce(?, civi_member_status), civi_acl_status = coalesce(?, civi_acl_status),
          synced_seq = max(synced_seq, ?), attempts = 0, next_attempt_at = 0, last_error = NULL,
          sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
        WHERE og_id = ? AND uid = ?`,
     );
-    this.db.transaction(() => {
+    this.fenced(lease, () => {
       for (const m of synced) {
-        update.run(m.civiMemberStatus ?? null, m.civiAclStatus ?? null, m.dirtySeq, m.dirtySeq, ogId, m.uid);
+        update.run(m.civiMemberStatus ?? null, m.civiAclStatus ?? null, m.dirtySeq, m.dirtySeq, lease.ogId, m.uid);
       }
-    })();
+    });
   }
 
-  async memberFailed(ogId: number, uid: number, failure: Failure): Promise<void> {
-    this.db
-      .prepare(
-        `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
-         WHERE og_id = ? AND uid = ? AND (? IS NULL OR dirty_seq = ?)`,
-      )
-      .run(failure.error, failureState(failure), failure.retryAt ?? 0, ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null);
+  async memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void> {
+    const update = this.db.prepare(
+      `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+       WHERE og_id = ? AND uid = ? AND (? IS NULL OR dirty_seq = ?)`,
+    );
+    const seq = failure.dirtySeq ?? null;
+    this.fenced(lease, () => update.run(failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, seq, seq));
   }
 
-  async forgetMemberStatuses(ogId: number): Promise<void> {
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL WHERE og_id = ?').run(ogId);
-      this.sql.redirtyGroupMembers.run(this.nextSeq(), ogId);
-    })();
+  async forgetMemberStatuses(lease: Lease): Promise<void> {
+    this.fenced(lease, () => {
+      this.db.prepare('UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL WHERE og_id = ?').run(lease.ogId);
+      this.sql.redirtyGroupMembers.run(this.nextSeq(), lease.ogId);
+    });
   }
 
   async saveContacts(links: ContactLink[]): Promise<void> {
@@ -356,17 +376,23 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async releaseGroup(ogId: number, owner: string): Promise<void> {
+  async releaseGroup(lease: Lease): Promise<void> {
     // The release time doubles as "last worked on", so the least recently worked group goes next.
     this.db
-      .prepare('UPDATE og_groups SET lease_owner = NULL, lease_until = ? WHERE og_id = ? AND lease_owner = ?')
-      .run(Date.now(), ogId, owner);
+      .prepare(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${STORE_NOW} WHERE og_id = ? AND lease_token = ?`)
+      .run(lease.ogId, lease.token);
   }
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }
+
+/**
+ * The store's clock, in epoch milliseconds, for lease times. Every process sharing a SQLite file
+ * runs on the one host whose clock this reads.
+ */
+const STORE_NOW = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
 function prepare(db: Database.Database) {
   return {
@@ -439,16 +465,16 @@ function prepare(db: Database.Database) {
     ),
     // Due work is found from the dirty items (indexed), not by visiting every group.
     claimGroup: db.prepare(
-      `UPDATE og_groups SET lease_owner = @owner, lease_until = @until
+      `UPDATE og_groups SET lease_owner = @owner, lease_until = ${STORE_NOW} + @leaseMs, lease_token = lease_token + 1
        WHERE og_id = (
          SELECT g.og_id FROM og_groups g
          JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= @now
                UNION
                SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= @now) due
            ON due.og_id = g.og_id
-         WHERE g.lease_until <= @now AND g.sync_state <> 'dead' AND g.next_attempt_at <= @now
+         WHERE g.lease_until <= ${STORE_NOW} AND g.sync_state <> 'dead' AND g.next_attempt_at <= @now
          ORDER BY g.lease_until, g.og_id LIMIT 1)
-       RETURNING og_id`,
+       RETURNING og_id, lease_token`,
     ),
   };
 }

@@ -97,6 +97,24 @@ export interface Failure {
   dirtySeq?: number;
 }
 
+/**
+ * A claim on one OG group. `token` is the fencing token: it grows with every claim of the
+ * group, so a result recorded under an older one is refused.
+ */
+export interface Lease {
+  readonly ogId: number;
+  readonly owner: string;
+  readonly token: number;
+}
+
+/** The lease's group was claimed again since: the holder must stop working on it. */
+export class LeaseLost extends Error {
+  constructor(readonly lease: Lease) {
+    super(`the lease of OG group ${lease.ogId} was lost: it was claimed again since`);
+    this.name = 'LeaseLost';
+  }
+}
+
 export interface MemberSynced {
   uid: number;
   dirtySeq: number;
@@ -130,23 +148,31 @@ export interface Store {
    * records `now` as its resync time, so that no other replica takes it too.
    */
   claimResync(now: number, dueBefore: number): Promise<number | undefined>;
-  /** Leases one group that has work due; undefined when there is none. */
-  claimGroup(owner: string, now: number, leaseMs: number): Promise<number | undefined>;
+  /**
+   * Leases one group that has work due (retries due by `now`); undefined when there is none.
+   * Lease times are the store's clock, never the caller's: hosts whose clocks differ still
+   * agree on whether a lease has run out.
+   */
+  claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined>;
+  /** Leases one given group, for work outside the worker (an audit); undefined while someone holds it. */
+  leaseGroup(ogId: number, owner: string, leaseMs: number): Promise<Lease | undefined>;
+  /** Extends a lease its holder still holds; false when it was lost. */
+  renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
+  releaseGroup(lease: Lease): Promise<void>;
   loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;
-  groupSynced(ogId: number, dirtySeq: number, civi: unknown, now: number): Promise<void>;
-  groupFailed(ogId: number, failure: Failure): Promise<void>;
-  membersSynced(ogId: number, synced: MemberSynced[]): Promise<void>;
-  memberFailed(ogId: number, uid: number, failure: Failure): Promise<void>;
+
+  // Results of work on a leased group. Each is fenced by the lease's token: when the group was
+  // claimed again since, it changes nothing and rejects with LeaseLost.
+  groupSynced(lease: Lease, dirtySeq: number, civi: unknown, now: number): Promise<void>;
+  groupFailed(lease: Lease, failure: Failure): Promise<void>;
+  membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void>;
+  memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
   /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
-  forgetMemberStatuses(ogId: number): Promise<void>;
-  saveContacts(links: ContactLink[]): Promise<void>;
-  /** Leases one given group, for work outside the worker (an audit); false while someone holds it. */
-  leaseGroup(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
-  /** Extends a lease its owner still holds; false when it was lost. */
-  renewLease(ogId: number, owner: string, now: number, leaseMs: number): Promise<boolean>;
-  releaseGroup(ogId: number, owner: string): Promise<void>;
+  forgetMemberStatuses(lease: Lease): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
-  setKnownStatuses(ogId: number, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
+  setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
+
+  saveContacts(links: ContactLink[]): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 // Reconcile against CiviCRM's real state: read what is there, compare with the ledger,
 // repair the difference. OG is the source of truth for synced groups.
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../ledger/store.js';
+import type { Lease, Store } from '../ledger/store.js';
+import { HeldLease } from './lease.js';
 import type { AuditReport, GroupCiviState, Reconciler } from './reconciler.js';
 
 export interface ReconcileReport {
@@ -33,37 +34,36 @@ export async function reconcileGroup(
 ): Promise<ReconcileReport | undefined | 'busy'> {
   const group = await store.group(ogId);
   if (!group) return undefined;
-  const owner = `reconcile-${randomUUID()}`;
-  if (!(await waitForLease(store, ogId, owner))) return 'busy';
-  const heartbeat = setInterval(() => {
-    store.renewLease(ogId, owner, Date.now(), LEASE_MS).catch(() => undefined);
-  }, LEASE_MS / 3);
+  const lease = await waitForLease(store, ogId, `reconcile-${randomUUID()}`);
+  if (!lease) return 'busy';
+  const held = new HeldLease(lease, store, LEASE_MS);
+  const stopRenewing = held.keepAlive();
   try {
     const members = await store.members(ogId);
     const users = await store.users(members.map((m) => m.uid));
-    const report = await reconciler.audit(group, group.civi as GroupCiviState | undefined, members, users, dryRun);
+    const report = await reconciler.fenced(held).audit(group, group.civi as GroupCiviState | undefined, members, users, dryRun);
     if (!dryRun) {
       await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
-      await store.setKnownStatuses(ogId, report.observed);
+      await store.setKnownStatuses(lease, report.observed);
       // The worker now sees the real rows and writes exactly what differs.
       await store.markForReconcile(ogId);
     }
     const withContact = new Set(report.observed.map((o) => o.uid));
     return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
   } finally {
-    clearInterval(heartbeat);
-    await store.releaseGroup(ogId, owner);
+    stopRenewing();
+    await store.releaseGroup(lease);
   }
 }
 
 /** A worker holds a group for one batch at a time: wait a little for it to let go. */
-async function waitForLease(store: Store, ogId: number, owner: string): Promise<boolean> {
+async function waitForLease(store: Store, ogId: number, owner: string): Promise<Lease | undefined> {
   const giveUpAt = Date.now() + LEASE_WAIT_MS;
-  while (!(await store.leaseGroup(ogId, owner, Date.now(), LEASE_MS))) {
-    if (Date.now() > giveUpAt) return false;
+  for (;;) {
+    const lease = await store.leaseGroup(ogId, owner, LEASE_MS);
+    if (lease || Date.now() > giveUpAt) return lease;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return true;
 }
 
 function toReport(report: AuditReport, dryRun: boolean, withoutContact: number[]): ReconcileReport {

@@ -2,9 +2,10 @@
 // the single non-deleted contact with the user's email, then (if allowed) a new
 // Individual linked by a new UFMatch. Many users are resolved in a few requests.
 import type { Logger } from 'pino';
-import type { ApiCall, CiviClient } from '../civicrm/client.js';
+import type { ApiCall } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { UserRecord } from '../ledger/store.js';
+import type { CiviApi } from './lease.js';
 
 /** Users per lookup call; keeps request bodies well under PHP's post limits. */
 const LOOKUP_CHUNK = 500;
@@ -25,7 +26,7 @@ export interface ContactOptions {
 
 /** Resolves every user; transport failures reject, per-user failures are in the map. */
 export async function resolveContacts(
-  civi: CiviClient,
+  civi: CiviApi,
   users: UserRecord[],
   options: ContactOptions,
 ): Promise<Map<number, ContactResult>> {
@@ -71,7 +72,7 @@ export async function resolveContacts(
   return results;
 }
 
-async function byUfMatch(civi: CiviClient, uids: number[]): Promise<Map<number, number>> {
+async function byUfMatch(civi: CiviApi, uids: number[]): Promise<Map<number, number>> {
   const found = new Map<number, number>();
   const calls: ApiCall[] = chunks(uids, LOOKUP_CHUNK).map((chunk) => [
     'UFMatch',
@@ -89,7 +90,7 @@ async function byUfMatch(civi: CiviClient, uids: number[]): Promise<Map<number, 
  * whose `IN` filter every version serves (Contact.get reads `email` through the legacy query
  * builder); `contact_id.is_deleted` joins the contact to leave out the trash.
  */
-async function byEmail(civi: CiviClient, emails: string[], logger?: Logger): Promise<Map<string, number>> {
+async function byEmail(civi: CiviApi, emails: string[], logger?: Logger): Promise<Map<string, number>> {
   const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
   const calls: ApiCall[] = chunks(unique, LOOKUP_CHUNK).map((chunk) => [
     'Email',
@@ -112,7 +113,7 @@ async function byEmail(civi: CiviClient, emails: string[], logger?: Logger): Pro
   return found;
 }
 
-async function createContacts(civi: CiviClient, users: UserRecord[]): Promise<Map<number, ContactResult>> {
+async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<number, ContactResult>> {
   const results = new Map<number, ContactResult>();
   for (const chunk of chunks(users, CREATE_CHUNK)) {
     const calls: ApiCall[] = chunk.map((u) => [
@@ -142,7 +143,7 @@ async function createContacts(civi: CiviClient, users: UserRecord[]): Promise<Ma
 }
 
 /** Runs read calls in one request; any failure fails the whole lookup. */
-async function readAll(civi: CiviClient, calls: ApiCall[]): Promise<Array<Array<Record<string, unknown>>>> {
+async function readAll(civi: CiviApi, calls: ApiCall[]): Promise<Array<Array<Record<string, unknown>>>> {
   if (calls.length === 0) return [];
   const answers = await civi.batch(calls);
   return answers.map((answer) => {

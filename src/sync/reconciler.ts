@@ -1,7 +1,7 @@
 // Runs plans against CiviCRM: the group loop (plan a round, send it as one request,
 // fold the answers, repeat) and the batched membership writes.
 import type { Logger } from 'pino';
-import type { ApiCall, ApiResult, CiviClient } from '../civicrm/client.js';
+import type { ApiCall, ApiResult } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { OnGroupDelete } from '../config.js';
 import type { ContactLink, GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
@@ -16,6 +16,7 @@ import {
   wantOf,
 } from './memberships.js';
 import { groupContactCall, writeCall, writeResult, type ContactOfMember, type GroupContactWrite, type WriteMode } from './group-contacts.js';
+import { fencedClient, type CiviApi, type HeldLease } from './lease.js';
 import { fold } from './observe.js';
 import { planGroup, resolve, type Observation, type Operation } from './plan.js';
 import { objectTableFor, type ObjectTable } from './records.js';
@@ -54,7 +55,7 @@ export type MemberOutcome =
   | { uid: number; ok: false; error: Error | string };
 
 export interface ReconcilerOptions {
-  civi: CiviClient;
+  civi: CiviApi;
   /** CiviCRM's version (cached by the client); it decides the ACL object_table. */
   version?: () => Promise<string>;
   onGroupDelete: OnGroupDelete;
@@ -80,10 +81,16 @@ const CONTACTS_PER_CALL = 200;
 const CALLS_PER_REQUEST = 50;
 
 export class Reconciler {
-  /** False once CiviCRM has said it has no Job.acl_cache_flush, or refused it: asked no more. */
-  #aclFlushWorks = true;
+  constructor(
+    private readonly options: ReconcilerOptions,
+    /** `aclFlushWorks`: false once CiviCRM said it has no Job.acl_cache_flush, or refused it. */
+    private readonly shared = { aclFlushWorks: true },
+  ) {}
 
-  constructor(private readonly options: ReconcilerOptions) {}
+  /** This reconciler, calling CiviCRM only while `held` is held. */
+  fenced(held: HeldLease): Reconciler {
+    return new Reconciler({ ...this.options, civi: fencedClient(this.options.civi, held) }, this.shared);
+  }
 
   /**
    * Makes CiviCRM's groups, role and ACL match the ledger's group; returns what is there now.
@@ -301,7 +308,7 @@ export class Reconciler {
    * With `flushAcl`, the ACL cache reset rides at the end of the last request.
    */
   private async run(calls: ApiCall[], flushAcl = false): Promise<Array<ApiResult<Record<string, unknown>> | CiviError>> {
-    if (!flushAcl || !this.#aclFlushWorks) return this.send(calls);
+    if (!flushAcl || !this.shared.aclFlushWorks) return this.send(calls);
     const answers = await this.send([...calls, ACL_CACHE_FLUSH]);
     this.settleAclFlush(answers.pop()!);
     return answers;
@@ -310,7 +317,7 @@ export class Reconciler {
   /** A CiviCRM without the flush, or that refuses it, is told once in the log; the sync goes on. */
   private settleAclFlush(answer: ApiResult<Record<string, unknown>> | CiviError): void {
     if (!(answer instanceof CiviError)) return;
-    this.#aclFlushWorks = false;
+    this.shared.aclFlushWorks = false;
     const missing = answer.code === 'not-found' || /does not exist/i.test(answer.message);
     this.options.logger?.warn(
       { error: answer.message },

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
-import type { Failure, GroupRecord, GroupWork, Store } from '../ledger/store.js';
+import { LeaseLost, type Failure, type GroupRecord, type GroupWork, type Lease, type Store } from '../ledger/store.js';
+import { HeldLease } from './lease.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
 
 export interface WorkerOptions {
@@ -23,6 +24,11 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Members synced per lease. */
   memberBatch?: number;
+  /**
+   * This host's clock, for retry times only: whether a lease holds is decided by the store's
+   * clock, so hosts whose clocks differ never both work on one group.
+   */
+  now?: () => number;
   backoff?: BackoffPolicy;
   /** Told what became of each group and membership synced, for progress reports. */
   onOutcome?: (outcome: SyncOutcome) => void;
@@ -70,6 +76,7 @@ export class Worker {
   private readonly memberBatch: number;
   private readonly backoff: BackoffPolicy;
   private readonly availability: StoreAvailability;
+  private readonly now: () => number;
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
@@ -80,6 +87,7 @@ export class Worker {
     this.memberBatch = options.memberBatch ?? 1_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.availability = options.availability ?? new StoreAvailability(options.logger);
+    this.now = options.now ?? Date.now;
   }
 
   start(): void {
@@ -104,27 +112,27 @@ export class Worker {
   private async lane(): Promise<void> {
     const { store, logger } = this.options;
     while (this.running) {
-      let ogId: number | undefined;
+      let lease: Lease | undefined;
       try {
-        ogId = await store.claimGroup(this.owner, Date.now(), this.leaseMs);
+        lease = await store.claimGroup(this.owner, this.now(), this.leaseMs);
         this.availability.succeeded();
       } catch (error) {
         this.availability.failed(error);
       }
-      if (ogId === undefined) {
+      if (lease === undefined) {
         await this.sleep();
         continue;
       }
-      const heartbeat = setInterval(() => {
-        store.renewLease(ogId, this.owner, Date.now(), this.leaseMs).catch(() => undefined);
-      }, this.leaseMs / 3);
+      const held = new HeldLease(lease, store, this.leaseMs);
+      const stopRenewing = held.keepAlive();
       try {
-        await this.process(ogId);
+        await this.process(held);
       } catch (error) {
-        logger?.error({ err: error, ogId }, 'sync of OG group failed unexpectedly');
+        if (error instanceof LeaseLost) logger?.warn({ ogId: lease.ogId }, 'lease of OG group lost; leaving the group to whoever holds it now');
+        else logger?.error({ err: error, ogId: lease.ogId }, 'sync of OG group failed unexpectedly');
       } finally {
-        clearInterval(heartbeat);
-        await store.releaseGroup(ogId, this.owner).catch(() => undefined);
+        stopRenewing();
+        await store.releaseGroup(lease).catch(() => undefined);
       }
     }
   }
@@ -142,47 +150,55 @@ export class Worker {
     });
   }
 
-  private async process(ogId: number): Promise<void> {
+  private async process(held: HeldLease): Promise<void> {
     const { store, logger } = this.options;
-    const work = await store.loadWork(ogId, Date.now(), this.memberBatch);
+    const { ogId } = held.lease;
+    const work = await store.loadWork(ogId, this.now(), this.memberBatch);
     if (!work) return;
-    const state = await this.syncGroupIfNeeded(work);
+    const reconciler = this.options.reconciler.fenced(held);
+    const state = await this.syncGroupIfNeeded(held.lease, reconciler, work);
     if (!state || work.members.length === 0) return;
-    const outcomes = await this.syncMembers(work, state);
+    const outcomes = await this.syncMembers(reconciler, work, state);
     if (outcomes.some((o) => !o.ok && isGoneGroup(o.error))) {
       // The cached ids name a group deleted in CiviCRM: observe again, which makes it anew and
       // puts every member back to be written. These writes were not the members' fault.
       logger?.warn({ ogId, memberGroupId: state.memberGroupId, aclGroupId: state.aclGroupId }, 'OG group gone from CiviCRM; making it again');
       // Undefined: made anew (or failing as a whole, with its own backoff); the same ids again
       // would mean the refusal was something else, and the members' failures stand.
-      if ((await this.syncGroupIfNeeded(work, { observe: true })) === undefined) return;
+      if ((await this.syncGroupIfNeeded(held.lease, reconciler, work, { observe: true })) === undefined) return;
     }
-    await this.record(ogId, work, outcomes);
+    await this.record(held.lease, work, outcomes);
   }
 
   /** Syncs the group when it is dirty (or, with `observe`, anyway); its CiviCRM state when members may go on. */
-  private async syncGroupIfNeeded(work: GroupWork, { observe = false } = {}): Promise<GroupCiviState | undefined> {
-    const { store, reconciler, logger } = this.options;
+  private async syncGroupIfNeeded(
+    lease: Lease,
+    reconciler: Reconciler,
+    work: GroupWork,
+    { observe = false } = {},
+  ): Promise<GroupCiviState | undefined> {
+    const { store, logger } = this.options;
     const { group } = work;
     const previous = group.civi as GroupCiviState | undefined;
     if (group.syncState === 'clean' && previous && !observe) return previous;
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);
-      if (adopted) await this.learnAdoptedRows(group, state);
-      await store.groupSynced(group.ogId, group.dirtySeq, state, Date.now());
+      if (adopted) await this.learnAdoptedRows(lease, reconciler, group, state);
+      await store.groupSynced(lease, group.dirtySeq, state, this.now());
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
       if (adopted) return undefined;
       if (previous && (previous.memberGroupId !== state.memberGroupId || previous.aclGroupId !== state.aclGroupId)) {
         // Rows known for a deleted or replaced group say nothing of the new one.
-        await store.forgetMemberStatuses(group.ogId);
+        await store.forgetMemberStatuses(lease);
         return undefined;
       }
       logger?.debug({ ogId: group.ogId, state }, 'OG group synced');
       return state;
     } catch (error) {
-      const failure = { ...failureFor(error, group.attempts, this.backoff, Date.now()), dirtySeq: group.dirtySeq };
+      if (error instanceof LeaseLost) throw error;
+      const failure = { ...failureFor(error, group.attempts, this.backoff, this.now()), dirtySeq: group.dirtySeq };
       logger?.warn({ ogId: group.ogId, error: failure.error, retryAt: failure.retryAt }, 'OG group sync failed');
-      await store.groupFailed(group.ogId, failure);
+      await store.groupFailed(lease, failure);
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
       return undefined;
     }
@@ -194,31 +210,33 @@ export class Worker {
    * sync writes exactly what differs. Contacts OG does not list are left to `reconcile`: until
    * a snapshot or backfill, the ledger may not know every member.
    */
-  private async learnAdoptedRows(group: GroupRecord, state: GroupCiviState): Promise<void> {
-    const { store, reconciler } = this.options;
+  private async learnAdoptedRows(lease: Lease, reconciler: Reconciler, group: GroupRecord, state: GroupCiviState): Promise<void> {
+    const { store } = this.options;
     const members = await store.members(group.ogId);
     const users = await store.users(members.map((m) => m.uid));
     const { observed } = await reconciler.observeMembers(group, state, members, users);
     await store.saveContacts(observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
-    await store.setKnownStatuses(group.ogId, observed);
+    await store.setKnownStatuses(lease, observed);
   }
 
-  private async syncMembers(work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {
+  private async syncMembers(reconciler: Reconciler, work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {
     try {
-      return await this.options.reconciler.syncMembers(work.group, state, work.members, work.users);
+      return await reconciler.syncMembers(work.group, state, work.members, work.users);
     } catch (error) {
+      if (error instanceof LeaseLost) throw error;
       // The request as a whole failed: every member in it shares the failure.
       return work.members.map((m) => ({ uid: m.uid, ok: false as const, error: error instanceof Error ? error : new Error(String(error)) }));
     }
   }
 
-  private async record(ogId: number, work: GroupWork, outcomes: MemberOutcome[]): Promise<void> {
+  private async record(lease: Lease, work: GroupWork, outcomes: MemberOutcome[]): Promise<void> {
     const { store, logger } = this.options;
+    const { ogId } = lease;
     const byUid = new Map(work.members.map((m) => [m.uid, m]));
     const synced = outcomes.flatMap((o) =>
       o.ok ? [{ uid: o.uid, dirtySeq: byUid.get(o.uid)!.dirtySeq, civiMemberStatus: o.member, civiAclStatus: o.acl }] : [],
     );
-    await store.membersSynced(ogId, synced);
+    await store.membersSynced(lease, synced);
     const report = this.options.onOutcome;
     for (const outcome of outcomes) {
       const member = byUid.get(outcome.uid)!;
@@ -232,11 +250,11 @@ export class Worker {
       const failure = {
         ...(typeof outcome.error === 'string'
           ? { error: outcome.error }
-          : failureFor(outcome.error, member.attempts, this.backoff, Date.now())),
+          : failureFor(outcome.error, member.attempts, this.backoff, this.now())),
         dirtySeq: member.dirtySeq,
       };
       if (failure.retryAt === undefined) logger?.warn({ ogId, uid: outcome.uid, error: failure.error }, 'membership is dead');
-      await store.memberFailed(ogId, outcome.uid, failure);
+      await store.memberFailed(lease, outcome.uid, failure);
       report?.({ kind: 'member', ogId, uid: outcome.uid, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
     }
   }

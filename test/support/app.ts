@@ -7,6 +7,7 @@ import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OgEvent } from '../../src/events/model.js';
 import { SqliteStore } from '../../src/ledger/sqlite.js';
+import type { Lease, Store } from '../../src/ledger/store.js';
 import { createMetrics } from '../../src/metrics.js';
 
 export const SECRET = 'whsec_' + Buffer.from('a test secret of thirty-two bytes').toString('base64');
@@ -129,4 +130,15 @@ function secretOf(raw: string) {
 /** A normalized event for store tests. */
 export function ogEvent(change: OgEvent['change'], occurredAt: number, id = uniqueId()): OgEvent {
   return { id, source: 'og', occurredAt, receivedAt: Date.now(), change };
+}
+
+/**
+ * A lease on a group as a finished worker leaves it: taken and let go, its token still the
+ * newest, so results recorded under it are accepted. For seeding sync states in tests.
+ */
+export async function asHolder(store: Store, ogId: number): Promise<Lease> {
+  const lease = await store.leaseGroup(ogId, 'test', 60_000);
+  if (!lease) throw new Error(`OG group ${ogId} is leased or unknown`);
+  await store.releaseGroup(lease);
+  return lease;
 }
