@@ -82,14 +82,14 @@ const commands: Record<string, Command> = {
     return withSync(async (store, sync, tally) => {
       const input = file === '-' ? process.stdin : createReadStream(file);
       const intake = await ingestSnapshots(input, store, at, () => sync.worker.wake());
-      for (const problem of intake.malformed) console.error(`line ${problem.line}: ${problem.error} (skipped)`);
+      for (const problem of intake.skipped) console.error(`line ${problem.line}: ${problem.error} (skipped)`);
       console.error(
         `read ${intake.groups} groups with ${intake.members} members: ${intake.accepted} new, ${intake.duplicates} already taken`,
       );
       await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
       for (const line of tally.lines()) console.log(line);
-      if (intake.malformed.length > 0) console.log(`malformed lines skipped: ${intake.malformed.length}`);
-      return intake.malformed.length > 0 || tally.deadCount > 0 ? 1 : 0;
+      if (intake.skipped.length > 0) console.log(`lines skipped: ${intake.skipped.length}`);
+      return intake.skipped.length > 0 || tally.deadCount > 0 ? 1 : 0;
     });
   },
   reconcile: async (args) => {

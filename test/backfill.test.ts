@@ -199,8 +199,8 @@ describe('users in several groups', () => {
   });
 });
 
-describe('malformed lines', () => {
-  it('are reported with their line numbers on stderr and skipped; the rest is applied; exit code 1', async () => {
+describe('malformed and refused lines', () => {
+  it('are reported with their line numbers and reasons on stderr and skipped; the rest is applied; exit code 1', async () => {
     const good = generate(4, 20);
     const file = writeLines('mixed.jsonl', [
       good[0], // 1
@@ -213,21 +213,23 @@ describe('malformed lines', () => {
       '[1, 2, 3]', // 8: not an object
       { members: [] }, // 9: no group
       good[3], // 10
+      { ...(good[3] as object), group: { id: 11, title: 'From the future' }, timestamp: '2099-01-01T00:00:00Z' }, // 11: the one door refuses it
     ]);
     const run = await runCli(['backfill', file], env);
 
     const reported = [...run.stderr.matchAll(/^line (\d+): (.+)$/gm)].map((m) => Number(m[1]));
-    expect(reported).toEqual([2, 4, 6, 8, 9]);
-    for (const n of [2, 4, 6, 8, 9]) expect(run.stderr).toMatch(new RegExp(`^line ${n}: .*skipped`, 'm'));
+    expect(reported).toEqual([2, 4, 6, 8, 9, 11]);
+    for (const n of [2, 4, 6, 8, 9, 11]) expect(run.stderr).toMatch(new RegExp(`^line ${n}: .*skipped`, 'm'));
     expect(run.stderr).toMatch(/^line 2: .*JSON/m);
+    expect(run.stderr).toMatch(/^line 11: the change is dated more than a day in the future \(skipped\)$/m);
     expect(intakeLine(run.stderr)).toEqual({ groups: 4, members: 80, fresh: 4, taken: 0 });
-    expect(run.stdout).toMatch(/malformed lines skipped: 5/);
+    expect(run.stdout).toMatch(/lines skipped: 6/);
     expect(membershipSummary(run.stdout)).toEqual({ created: 80, updated: 0, unchanged: 0, dead: 0 });
     expect(run.code).toBe(1);
 
     expect(differences(emulator, good)).toEqual([]);
-    for (const ogId of [0, 2, 5]) expect(ogGroups(emulator, ogId).member).toBeUndefined();
-    expect(emulator.db.groups.all().filter((g) => /Broken|Zero|No state/.test(g.title))).toEqual([]);
+    for (const ogId of [0, 2, 5, 11]) expect(ogGroups(emulator, ogId).member).toBeUndefined();
+    expect(emulator.db.groups.all().filter((g) => /Broken|Zero|No state|future/.test(g.title))).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import type { OgChange, OgMember, OgUser } from '../src/events/model.js';
 import { migrations } from '../src/ledger/migrations.js';
 import { PostgresStore } from '../src/ledger/postgres.js';
 import { SqliteStore } from '../src/ledger/sqlite.js';
+import { Refused } from '../src/events/admission.js';
 import { LeaseLost, type EventSummary, type Store } from '../src/ledger/store.js';
 import { asHolder, ogEvent, openTempStore, tempDir } from './support/app.js';
 import { createTestSchema, openPostgresTempStore } from './support/postgres.js';
@@ -182,6 +183,18 @@ describe.each(STORES)('%s store', (_name, open) => {
           last_error: null,
         },
       ]);
+    });
+  });
+
+  describe('the admission rules (one door)', () => {
+    it('refuses an event the rules refuse, whoever brings it, and stores nothing of it', async () => {
+      const future = { ...ogEvent(groupCreated(42, 'From the future'), Date.parse('2099-01-01T00:00:00Z')), receivedAt: Date.now() };
+      await expect(store.accept(future)).rejects.toThrow(new Refused('the change is dated more than a day in the future'));
+      await expect(store.accept(ogEvent(groupCreated(43, '   '), at(0)))).rejects.toThrow(/blank/);
+      expect(await store.listEvents({ limit: 10 })).toEqual([]);
+      expect(await store.group(42)).toBeUndefined();
+      // A day ahead is still taken: clocks that differ by seconds or minutes are honest.
+      expect(await store.accept({ ...ogEvent(groupCreated(44, 'Soon'), Date.now() + 60_000), receivedAt: Date.now() })).toBe('accepted');
     });
   });
 

@@ -1,4 +1,5 @@
 // The one door every accepted event goes through: the store commits it, then 202 is sent.
+import { Refused } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import type { StoreAvailability } from '../ledger/availability.js';
 import type { Store } from '../ledger/store.js';
@@ -20,8 +21,6 @@ export interface IntakeOptions {
   onAccepted?: (event: OgEvent) => void;
 }
 
-const MAX_FUTURE_MS = 24 * 60 * 60_000;
-
 export class Intake {
   private inFlight = 0;
   private closed = false;
@@ -38,10 +37,6 @@ export class Intake {
     if (this.inFlight >= this.maxInFlight) {
       throw new HttpProblem(429, 'overloaded', 'too many deliveries in flight; retry shortly', 1);
     }
-    if (event.occurredAt > event.receivedAt + MAX_FUTURE_MS) {
-      // Such a change would outrank every real one that follows, for ever.
-      throw new HttpProblem(400, 'invalid-event', 'the change is dated more than a day in the future');
-    }
     this.inFlight++;
     try {
       const outcome = await timed(metrics, 'accept', () => store.accept(event));
@@ -50,6 +45,7 @@ export class Intake {
       if (outcome === 'accepted') this.options.onAccepted?.(event);
       return { id: event.id, status: outcome };
     } catch (error) {
+      if (error instanceof Refused) throw new HttpProblem(400, 'invalid-event', error.message);
       availability.failed(error);
       throw new HttpProblem(503, 'store-unavailable', 'the event store cannot take writes; retry shortly', 5);
     } finally {

@@ -15,6 +15,7 @@
 // against the newest row version, and the locks above order what spans several statements.
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient } from 'pg';
+import { admit } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
@@ -143,6 +144,7 @@ export class PostgresStore implements Store {
   }
 
   async accept(event: OgEvent): Promise<AcceptOutcome> {
+    admit(event);
     const changes = ledgerChangesOf(event.change);
     return this.transaction(async (db) => {
       // Taken before the event gets its sequence number: see the lock order at the top.

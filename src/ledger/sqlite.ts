@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { admit } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { migrations } from './migrations.js';
@@ -71,6 +72,7 @@ export class SqliteStore implements Store {
   }
 
   async accept(event: OgEvent): Promise<AcceptOutcome> {
+    admit(event);
     return this.db.transaction((): AcceptOutcome => {
       const seq = this.sql.insertEvent.get(
         event.id,

@@ -125,7 +125,10 @@ export interface MemberSynced {
 export interface Store {
   /** Creates or updates the schema; returns the versions applied now. */
   migrate(): Promise<number[]>;
-  /** Records the event and its ledger effect in one transaction. */
+  /**
+   * Records the event and its ledger effect in one transaction. Rejects with Refused (and
+   * stores nothing) when the admission rules (events/admission.ts) refuse the event.
+   */
   accept(event: OgEvent): Promise<AcceptOutcome>;
   /** Resolves when the store can take a write; rejects otherwise. */
   checkWritable(): Promise<void>;

@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { Refused } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import { parseNativeEvent } from '../events/native.js';
-import type { Store } from '../ledger/store.js';
+import type { AcceptOutcome, Store } from '../ledger/store.js';
 
 export interface LineProblem {
   line: number;
@@ -19,7 +20,8 @@ export interface IntakeSummary {
   members: number;
   accepted: number;
   duplicates: number;
-  malformed: LineProblem[];
+  /** Lines not taken: malformed, or refused by the admission rules. */
+  skipped: LineProblem[];
 }
 
 /**
@@ -44,9 +46,9 @@ export function snapshotEventOf(line: string, defaultAt: Date, receivedAt: numbe
   return { id: `backfill-${ogId}-${digest}`, source: 'og', occurredAt: occurredAt!, receivedAt, change };
 }
 
-/** Reads every line into the store; malformed lines are reported with their number and skipped. */
+/** Reads every line into the store; lines malformed or refused are reported with their number and skipped. */
 export async function ingestSnapshots(input: Readable, store: Store, defaultAt: Date, onLine?: (s: IntakeSummary) => void) {
-  const summary: IntakeSummary = { groups: 0, members: 0, accepted: 0, duplicates: 0, malformed: [] };
+  const summary: IntakeSummary = { groups: 0, members: 0, accepted: 0, duplicates: 0, skipped: [] };
   let lineNo = 0;
   for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
     lineNo++;
@@ -54,10 +56,17 @@ export async function ingestSnapshots(input: Readable, store: Store, defaultAt: 
     if (line === '') continue;
     const event = snapshotEventOf(line, defaultAt, Date.now());
     if ('error' in event) {
-      summary.malformed.push({ line: lineNo, error: event.error });
+      summary.skipped.push({ line: lineNo, error: event.error });
       continue;
     }
-    const outcome = await store.accept(event);
+    let outcome: AcceptOutcome;
+    try {
+      outcome = await store.accept(event);
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      summary.skipped.push({ line: lineNo, error: error.message });
+      continue;
+    }
     summary[outcome === 'accepted' ? 'accepted' : 'duplicates']++;
     summary.groups++;
     if (event.change.type === 'og.group.snapshot') summary.members += event.change.members.length;
