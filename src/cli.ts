@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig, loadDatabaseConfig, loadWebhookSecrets } from './config.js';
+import { loadConfig, loadDatabaseConfig, loadWebhookSecrets, parseDuration } from './config.js';
 import { signNative } from './http/signatures.js';
 import type { Store } from './ledger/store.js';
 import { createLogger } from './logger.js';
@@ -34,12 +34,19 @@ Commands:
                         Safe to run again: lines already taken are skipped.
       --at <time>       ISO time the export was taken, for lines without "timestamp"
                         (default: the file's modification time; now for stdin)
+      --deadline <d>    stop after this long (30s, 15m, 2h) with what is left kept for
+                        the next run or the service; exit code 3 (default: no deadline)
   reconcile             compare the synced groups with what CiviCRM really holds (every
                         GroupContact row and the ACL chain) and repair the difference;
                         OG is the source of truth
       --group <N>       only OG group N
       --dry-run         print the difference, change nothing
+      --deadline <d>    as for backfill
   help                  this text
+
+While CiviCRM is unreachable, backfill and reconcile wait for it and say so on stderr every
+30 seconds. Exit codes: 0 done; 1 lines skipped, items dead or groups not reconciled; 2 usage
+or configuration; 3 the deadline came first.
 
 Configuration comes from the environment; see the README.`;
 
@@ -74,11 +81,17 @@ const commands: Record<string, Command> = {
     return response.status === 202 ? 0 : 1;
   },
   backfill: async (args) => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { at: { type: 'string' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { at: { type: 'string' }, deadline: { type: 'string' } },
+    });
     const file = positionals[0];
     if (!file) return usage('backfill needs a file: og-civicrm-sync backfill <file.jsonl | ->');
     const at = values.at ? new Date(values.at) : file === '-' ? new Date() : (await stat(file)).mtime;
     if (Number.isNaN(at.getTime())) return usage(`--at must be an ISO date-time, got "${values.at}"`);
+    const deadlineAt = deadlineOf(values.deadline);
+    if (deadlineAt === null) return usage(`--deadline takes a duration like 30s, 15m or 2h, got "${values.deadline}"`);
     return withSync(async (store, sync, tally) => {
       const input = file === '-' ? process.stdin : createReadStream(file);
       const intake = await ingestSnapshots(input, store, at, () => sync.worker.wake());
@@ -86,20 +99,30 @@ const commands: Record<string, Command> = {
       console.error(
         `read ${intake.groups} groups with ${intake.members} members: ${intake.accepted} new, ${intake.duplicates} already taken`,
       );
-      await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
+      const finished = await drive(store, sync, deadlineAt);
       for (const line of tally.lines()) console.log(line);
       if (intake.skipped.length > 0) console.log(`lines skipped: ${intake.skipped.length}`);
+      if (finished === 'deadline') return DEADLINE_REACHED;
       return intake.skipped.length > 0 || tally.deadCount > 0 ? 1 : 0;
     });
   },
   reconcile: async (args) => {
-    const { values } = parseArgs({ args, options: { group: { type: 'string' }, 'dry-run': { type: 'boolean' } } });
+    const { values } = parseArgs({
+      args,
+      options: { group: { type: 'string' }, 'dry-run': { type: 'boolean' }, deadline: { type: 'string' } },
+    });
     if (values.group !== undefined && !/^[1-9]\d{0,14}$/.test(values.group)) return usage('--group takes an OG group id');
     const dryRun = values['dry-run'] ?? false;
+    const deadlineAt = deadlineOf(values.deadline);
+    if (deadlineAt === null) return usage(`--deadline takes a duration like 30s, 15m or 2h, got "${values.deadline}"`);
     return withSync(async (store, sync, tally) => {
       const ids = values.group ? [Number(values.group)] : await store.groupIds();
       let failed = 0;
       for (const ogId of ids) {
+        if (deadlineAt !== undefined && Date.now() >= deadlineAt) {
+          console.error(`deadline reached before OG group ${ogId}; run the command again to go on`);
+          return DEADLINE_REACHED;
+        }
         let report: Awaited<ReturnType<typeof reconcileGroup>>;
         try {
           report = await reconcileGroup(store, sync.reconciler, ogId, dryRun);
@@ -118,8 +141,9 @@ const commands: Record<string, Command> = {
       }
       if (dryRun) return failed > 0 ? 1 : 0;
       sync.worker.start();
-      await driveToCompletion(store, progressLine(process.stderr), () => sync.worker.wake());
+      const finished = await drive(store, sync, deadlineAt);
       for (const line of tally.lines()) console.log(line);
+      if (finished === 'deadline') return DEADLINE_REACHED;
       return tally.deadCount > 0 || failed > 0 ? 1 : 0;
     }, { startWorker: false });
   },
@@ -157,6 +181,27 @@ async function withSync(
     await sync.close();
     await store.close();
   }
+}
+
+const DEADLINE_REACHED = 3;
+
+/** Epoch ms of a `--deadline` from now; undefined without one, null when it is not a duration. */
+function deadlineOf(value: string | undefined): number | undefined | null {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  return ms === undefined || ms === 0 ? null : Date.now() + ms;
+}
+
+/** Syncs until done or the deadline, saying so on stderr while CiviCRM cannot be reached. */
+async function drive(store: Store, sync: SyncService, deadlineAt: number | undefined): Promise<'done' | 'deadline'> {
+  const finished = await driveToCompletion(store, progressLine(process.stderr), {
+    wake: () => sync.worker.wake(),
+    deadlineAt,
+    civicrm: () => sync.control.civicrm(),
+    say: (line) => console.error(line),
+  });
+  if (finished === 'deadline') console.error('deadline reached; what is left is kept for the next run or the service');
+  return finished;
 }
 
 /** Prints what a reconcile found. */

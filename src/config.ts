@@ -134,14 +134,20 @@ function list(env: Env, name: string, fallback: string[]): string[] {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** A duration such as `90s`, `15m`, `24h`, `7d` (or `500ms`), in milliseconds, at least `min` unless 0 is allowed. */
+/** `90s`, `15m`, `24h`, `7d` or `500ms` in milliseconds; undefined for anything else. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : NaN;
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** A duration variable in milliseconds, at least `min` unless 0 is allowed. */
 function duration(env: Env, name: string, fallback: number, min: number, allowZero = false): number {
   const value = optional(env, name);
   if (value === undefined) return fallback;
   if (allowZero && value === '0') return 0;
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
-  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : NaN;
-  if (!Number.isSafeInteger(ms) || ms < min) {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < min) {
     const zero = allowZero ? ', or 0 for off' : '';
     throw new ConfigError(name, `must be a duration like 30s, 15m, 24h or 7d, at least ${min} ms${zero}; got "${value}"`);
   }

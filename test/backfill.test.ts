@@ -251,3 +251,26 @@ describe('stdin', () => {
     expect(differences(emulator, lines)).toEqual([]);
   });
 });
+
+describe('--deadline', () => {
+  it('ends a run while CiviCRM is unreachable, saying so on stderr, with the work kept (exit code 3)', async () => {
+    const file = writeLines('waiting.jsonl', generate(2, 5));
+    const unreachable = { ...env, CIVICRM_URL: 'http://127.0.0.1:9/civicrm/ajax/rest' };
+    const run = await runCli(['backfill', file, '--deadline', '3s'], unreachable);
+    expect(run.code, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).toBe(3);
+    expect(run.stderr).toMatch(/^CiviCRM is unreachable \(.*\); waiting for it, work is kept$/m);
+    expect(run.stderr).toMatch(/deadline reached; what is left is kept/);
+
+    // The next run, with CiviCRM there, finds the lines taken and finishes the work.
+    const again = await runCli(['backfill', file], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(intakeLine(again.stderr)).toEqual({ groups: 2, members: 10, fresh: 0, taken: 2 });
+    expect(differences(emulator, generate(2, 5))).toEqual([]);
+  });
+
+  it('refuses a deadline that is not a duration', async () => {
+    const run = await runCli(['backfill', writeLines('x.jsonl', generate(1, 1)), '--deadline', 'soon'], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--deadline takes a duration like 30s, 15m or 2h, got "soon"/);
+  });
+});

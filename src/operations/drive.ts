@@ -1,4 +1,5 @@
 // Runs the sync until no work is left, reporting progress, and tallies what became of it.
+import type { CiviHealthView } from '../civicrm/health.js';
 import type { Store } from '../ledger/store.js';
 import type { SyncOutcome } from '../sync/worker.js';
 import { describeProgress, type ProgressLine, type ProgressSample } from './progress.js';
@@ -31,16 +32,46 @@ export class OutcomeTally {
   }
 }
 
-/** Resolves when nothing is dirty any more (dead items are done with, until replayed). */
-export async function driveToCompletion(store: Store, progress: ProgressLine, wake: () => void, tickMs = 250): Promise<void> {
+export interface DriveOptions {
+  /** Wakes the worker, so it looks for work now. */
+  wake: () => void;
+  /** Epoch ms after which the run stops with work left; none: it runs until done. */
+  deadlineAt?: number;
+  /** What the sync last heard from CiviCRM. */
+  civicrm?: () => CiviHealthView;
+  /** Where notices go (stderr). */
+  say?: (line: string) => void;
+  tickMs?: number;
+}
+
+/** How often a run waiting on an unreachable CiviCRM says so. */
+export const OUTAGE_NOTICE_MS = 30_000;
+
+/**
+ * Resolves `done` when nothing is dirty any more (dead items are done with, until replayed), or
+ * `deadline` when the deadline passed first. While CiviCRM is unreachable it says so now and then
+ * instead of waiting silently.
+ */
+export async function driveToCompletion(store: Store, progress: ProgressLine, options: DriveOptions): Promise<'done' | 'deadline'> {
+  const { wake, deadlineAt, civicrm, say = () => undefined, tickMs = 250 } = options;
   const sample = async (): Promise<ProgressSample> => ({ at: Date.now(), work: await store.workCounts() });
   const first = await sample();
+  let noticedAt = -Infinity;
   for (;;) {
     wake();
     const latest = await sample();
     if (latest.work.groups.dirty === 0 && latest.work.members.dirty === 0) {
       progress.done(describeProgress(first, latest));
-      return;
+      return 'done';
+    }
+    if (deadlineAt !== undefined && latest.at >= deadlineAt) {
+      progress.done(describeProgress(first, latest));
+      return 'deadline';
+    }
+    const health = civicrm?.();
+    if (health?.reachable === false && latest.at - noticedAt >= OUTAGE_NOTICE_MS) {
+      noticedAt = latest.at;
+      say(`CiviCRM is unreachable (${health.lastError ?? 'no answer'}); waiting for it, work is kept`);
     }
     progress.update(describeProgress(first, latest));
     await new Promise((resolve) => setTimeout(resolve, tickMs));
