@@ -136,7 +136,10 @@ const EventSummary = Type.Object({
   last_error: Nullable(Type.String(), 'Why the last attempt failed'),
 });
 
-const EventList = Type.Object({ events: Type.Array(EventSummary, { description: 'Newest first' }) });
+const EventList = Type.Object({
+  events: Type.Array(EventSummary, { description: 'Newest first' }),
+  next_cursor: Type.Optional(Type.String({ description: 'With status=done, when the page is full: the cursor of the next (older) page' })),
+});
 
 const Replayed = Type.Object({ id: Type.String(), status: Type.Literal('pending') });
 
@@ -633,6 +636,13 @@ const paths = {
           required: false,
           description: 'At most this many events',
           schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        },
+        {
+          name: 'cursor',
+          in: 'query',
+          required: false,
+          description: 'With status=done only: the `next_cursor` of the page before; pages back through the settled log',
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
         },
       ],
       responses: { '200': { description: 'The events', content: json('EventList') }, '400': ref('responses', 'InvalidRequest'), ...adminErrors },

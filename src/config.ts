@@ -27,6 +27,8 @@ export interface Config {
   syncConcurrency: number;
   /** Every OG group is re-observed in CiviCRM once per this many ms; 0 = never. */
   resyncIntervalMs: number;
+  /** Settled events older than this many ms are pruned from the event log; 0 = kept for ever. */
+  eventRetentionMs: number;
   logLevel: string;
 }
 
@@ -74,6 +76,7 @@ export function loadConfig(env: Env = process.env): Config {
     createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
     syncConcurrency: integer(env, 'SYNC_CONCURRENCY', 4, 1, 64),
     resyncIntervalMs: duration(env, 'RESYNC_INTERVAL', 24 * 3_600_000, 60_000, true),
+    eventRetentionMs: duration(env, 'EVENT_RETENTION', 30 * 86_400_000, 3_600_000, true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -41,6 +41,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    eventsPruned: new Counter({
+      name: 'og_sync_events_pruned_total',
+      help: 'Settled events deleted from the event log after EVENT_RETENTION',
+      registers,
+    }),
     resyncs: new Counter({
       name: 'og_sync_resyncs_total',
       help: 'OG groups re-observed in CiviCRM by the periodic resync, by outcome (done, busy, failed)',

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { StoreAvailability } from './ledger/availability.js';
 import { openStore } from './ledger/index.js';
+import { Retention } from './ledger/retention.js';
 import type { Store } from './ledger/store.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -46,6 +47,7 @@ export async function serve(): Promise<void> {
   const metrics = createMetrics({ defaultMetrics: true });
   const storeAvailability = new StoreAvailability(logger);
   const sync = createSync(config, store, { metrics, logger, availability: storeAvailability });
+  const retention = new Retention({ store, retentionMs: config.eventRetentionMs, metrics, logger });
   const { fastify, intake } = await buildApp({
     config,
     store,
@@ -63,6 +65,7 @@ export async function serve(): Promise<void> {
     // flight finish and are stored. Closing the intake first would answer those 503 too.
     await fastify.close();
     intake.close();
+    await retention.stop();
     await sync.close();
     await store.close();
   });
@@ -76,5 +79,6 @@ export async function serve(): Promise<void> {
   logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
   sync.worker.start();
   sync.resync.start();
+  retention.start();
   void sync.announce();
 }

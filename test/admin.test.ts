@@ -287,6 +287,22 @@ describe('GET /admin/events', () => {
     expect(await listEvents('?status=done')).toEqual([expect.objectContaining({ id: 'evt-done', status: 'done' })]);
   });
 
+  it('status=done is paged by cursor: next_cursor while a page is full, none after the last', async () => {
+    for (const n of [1, 2, 3]) {
+      const body = { ...sampleBody('og.group.updated', (d) => (d.group.title = `Title ${n}`)), id: `evt-${n}`, timestamp: `2026-11-2${n}T10:00:00Z` };
+      expectAnswer(await manual(body), 'accepted', `evt-${n}`);
+    }
+    const lease = await asHolder(app.store, (await app.store.groupIds())[0]!);
+    await app.store.groupSynced(lease, (await app.store.group(lease.ogId))!.dirtySeq, {}, Date.now());
+    await app.store.membersSynced(lease, (await app.store.members(lease.ogId)).map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq })));
+
+    const first = await adminRequest(app, 'GET', '/admin/events?status=done&limit=2');
+    expect(first.json()).toEqual({ events: [expect.objectContaining({ id: 'evt-3' }), expect.objectContaining({ id: 'evt-2' })], next_cursor: 'evt-2' });
+    const last = await adminRequest(app, 'GET', '/admin/events?status=done&limit=2&cursor=evt-2');
+    expect(last.json()).toEqual({ events: [expect.objectContaining({ id: 'evt-1' })] });
+    expectProblem(await adminRequest(app, 'GET', '/admin/events?status=dead&cursor=evt-2'), 400);
+  });
+
   it('limit keeps the newest', async () => {
     await seedEvents();
     expect((await listEvents('?limit=2')).map((e) => e.id)).toEqual(['evt-pending', 'evt-retrying']);

@@ -51,6 +51,7 @@ describe('defaults', () => {
       createMissingContacts: true,
       syncConcurrency: 4,
       resyncIntervalMs: 86_400_000,
+      eventRetentionMs: 2_592_000_000,
       logLevel: 'info',
     });
   });
@@ -167,6 +168,7 @@ describe('malformed values', () => {
     ['MAX_CONNECTIONS', 'many'],
     ['DRUPAL_SIGNATURES', 'sha1'],
     ['RESYNC_INTERVAL', '30s'],
+    ['EVENT_RETENTION', '10m'],
     ['RESYNC_INTERVAL', 'daily'],
     ['DRUPAL_SIGNATURES', 'md5,sha256'],
   ];
@@ -199,6 +201,11 @@ describe('accepted spellings', () => {
   it('reads durations in every unit, and defaults the HTTP limits', () => {
     const timeout = (value: string) => loadConfig(env({ REQUEST_TIMEOUT: value })).http.requestTimeoutMs;
     expect([timeout('1500ms'), timeout('45s'), timeout('2m'), timeout('1h'), timeout('1d')]).toEqual([1_500, 45_000, 120_000, 3_600_000, 86_400_000]);
+  });
+
+  it('takes EVENT_RETENTION as a duration of an hour or more, and 0 to keep everything', () => {
+    const retention = (value: string) => loadConfig(env({ EVENT_RETENTION: value })).eventRetentionMs;
+    expect([retention('1h'), retention('90d'), retention('0')]).toEqual([3_600_000, 7_776_000_000, 0]);
   });
 
   it('takes RESYNC_INTERVAL as a duration of a minute or more, and 0 for off', () => {

@@ -429,6 +429,39 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('retention', () => {
+    it('prunes settled events received before the cutoff, oldest first; keeps unsettled ones and the ledger', async () => {
+      const old = Date.now() - 40 * 86_400_000;
+      const at40 = (id: string, change: OgChange) => store.accept({ ...ogEvent(change, old, id), receivedAt: old });
+      await at40('old-group', groupCreated(42, 'Chess Club'));
+      await at40('old-member', joined(42, member(ann)));
+      await at40('old-dead', joined(43, member(cyd)));
+      await syncAll(42);
+      await store.memberFailed(await asHolder(store, 43), 9, { error: 'no contact' });
+      await accept(joined(42, member(bob)), Date.now(), 'new');
+
+      expect(await store.pruneEvents(Date.now() - 30 * 86_400_000, 1)).toBe(1);
+      expect(await store.pruneEvents(Date.now() - 30 * 86_400_000, 100)).toBe(1);
+      expect(await store.pruneEvents(Date.now() - 30 * 86_400_000, 100)).toBe(0);
+      expect((await store.listEvents({ limit: 10 })).map((e) => e.id)).toEqual(['new', 'old-dead']);
+      expect(await store.group(42)).toMatchObject({ title: 'Chess Club' });
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active' });
+      // Accepted counts every event ever taken; the pruned ones were done.
+      expect(await store.eventCounts()).toEqual({ accepted: 4, pending: 1, retrying: 0, dead: 1, done: 2 });
+    });
+
+    it('pages settled events back from a cursor, newest first', async () => {
+      for (const id of ['e1', 'e2', 'e3', 'e4', 'e5']) await accept(groupUpdated(42, `Title ${id}`), at(Number(id[1])), id);
+      await syncAll(42);
+      await accept(joined(42, member(ann)), at(9), 'e6'); // unsettled
+      const page1 = await store.listEvents({ status: 'done', limit: 2 });
+      expect(page1.map((e) => e.id)).toEqual(['e5', 'e4']);
+      expect((await store.listEvents({ status: 'done', limit: 2, before: 'e4' })).map((e) => e.id)).toEqual(['e3', 'e2']);
+      expect((await store.listEvents({ status: 'done', limit: 2, before: 'e2' })).map((e) => e.id)).toEqual(['e1']);
+      expect(await store.listEvents({ status: 'done', limit: 2, before: 'no-such-event' })).toEqual([]);
+    });
+  });
+
   describe('claimResync', () => {
     it('hands out the group re-observed longest ago, once per interval, never a deleted one', async () => {
       for (const id of [41, 42, 43]) await accept(groupCreated(id, `Group ${id}`), at(0));

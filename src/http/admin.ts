@@ -33,6 +33,7 @@ export interface AdminOptions {
 const EventsQuery = Type.Object({
   status: Type.Optional(Type.Enum(['dead', 'pending', 'done'])),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
@@ -89,8 +90,15 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   });
 
   app.get('/admin/events', { schema: { querystring: EventsQuery } }, async (request) => {
-    const query = request.query as { status?: 'dead' | 'pending' | 'done'; limit?: number };
-    return { events: await store.listEvents({ status: query.status, limit: query.limit ?? 100 }) };
+    const query = request.query as { status?: 'dead' | 'pending' | 'done'; limit?: number; cursor?: string };
+    const limit = query.limit ?? 100;
+    if (query.cursor !== undefined && query.status !== 'done') {
+      throw new HttpProblem(400, 'invalid-request', 'cursor pages through status=done only');
+    }
+    const events = await store.listEvents({ status: query.status, limit, before: query.cursor });
+    // The settled log can be long: it is read a page at a time, from the cursor back.
+    const more = query.status === 'done' && events.length === limit;
+    return more ? { events, next_cursor: events.at(-1)!.id } : { events };
   });
 
   app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {

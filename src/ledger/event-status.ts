@@ -69,8 +69,42 @@ export function newestEvents(limit: number): string {
   return `SELECT seq FROM events ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`;
 }
 
+/**
+ * True for an event `e` that is done: every item it changed has been synced past it (or is
+ * gone). The same test as the rank 0 of eventStatusSql, for one event, through its targets.
+ */
+const IS_DONE = `NOT EXISTS (
+    SELECT 1 FROM event_targets t
+    LEFT JOIN og_groups g ON g.og_id = t.og_id
+    LEFT JOIN og_members m ON t.uid <> 0 AND m.og_id = t.og_id AND m.uid = t.uid
+    WHERE t.event_seq = e.seq
+      AND (CASE WHEN t.uid = 0 THEN g.sync_state ELSE m.sync_state END) IS NOT NULL
+      AND (CASE WHEN t.uid = 0 THEN g.synced_seq ELSE m.synced_seq END) < e.seq)`;
+
+/**
+ * The newest `limit` done events older than event `beforeSeq`: found walking the log back from
+ * the cursor, each checked through its own targets, so a page costs about its own size.
+ */
+export function settledEvents(limit: number, beforeSeq?: number): string {
+  const before = beforeSeq === undefined ? '' : `e.seq < ${Math.trunc(beforeSeq)} AND `;
+  return `SELECT e.seq FROM events e WHERE ${before}${IS_DONE} ORDER BY e.seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`;
+}
+
+/** Done events received before `receivedBefore`, oldest first: what retention may prune. */
+export function prunableEvents(receivedBefore: number, limit: number): string {
+  return `SELECT e.seq FROM events e WHERE e.received_at < ${Math.trunc(receivedBefore)} AND ${IS_DONE}
+    ORDER BY e.seq LIMIT ${Math.max(1, Math.trunc(limit))}`;
+}
+
+export interface EventFilter {
+  status?: 'pending' | 'dead' | 'done';
+  limit: number;
+  /** With `done`: only events older than this one (the cursor of the page before). */
+  beforeSeq?: number;
+}
+
 /** A listing's query and the statuses it keeps: only the events that can match are ranked. */
-export function listingQuery(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): {
+export function listingQuery(filter: EventFilter): {
   sql: string;
   statuses?: Array<EventRow['status']>;
 } {
@@ -80,7 +114,7 @@ export function listingQuery(filter: { status?: 'pending' | 'dead' | 'done'; lim
     case 'dead':
       return { sql: eventStatusSql(UNSETTLED_EVENTS), statuses: ['dead'] };
     case 'done':
-      return { sql: eventStatusSql(), statuses: ['done'] };
+      return { sql: eventStatusSql(settledEvents(filter.limit, filter.beforeSeq)), statuses: ['done'] };
     default:
       return { sql: eventStatusSql(newestEvents(filter.limit)) };
   }

@@ -125,4 +125,17 @@ export const migrations: Migration[] = [
       postgres: 'ALTER TABLE og_groups ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;',
     },
   },
+  {
+    version: 5,
+    name: 'accepted-event counter',
+    // Events accepted all time, kept in the accept's own transaction: the log itself is pruned,
+    // and counting it would cost its whole length. Spread over shards (by event seq) so that
+    // replicas accepting at once do not queue on one row.
+    sql: {
+      sqlite: `CREATE TABLE event_counter (shard INTEGER PRIMARY KEY, accepted BIGINT NOT NULL);
+        INSERT INTO event_counter (shard, accepted) SELECT 0, count(*) FROM events;`,
+      postgres: `CREATE TABLE event_counter (shard INTEGER PRIMARY KEY, accepted BIGINT NOT NULL);
+        INSERT INTO event_counter (shard, accepted) SELECT 0, count(*) FROM events;`,
+    },
+  },
 ];

@@ -9,7 +9,11 @@
 //      in commit order, as SQLite's single writer makes them;
 //   2. og_groups rows, by og_id;
 //   3. users rows, by uid;
-//   4. og_members rows of groups already locked.
+//   4. og_members rows of groups already locked;
+//   5. last, one event_counter row (by the accepted event's seq).
+//
+// The pruning of settled events takes no group locks: the events it deletes belong to no
+// unclean item, and their targets are only ever read.
 //
 // Every transaction runs at READ COMMITTED: single-statement upserts re-check their WHERE
 // against the newest row version, and the locks above order what spans several statements.
@@ -18,9 +22,19 @@ import type { CustomTypesConfig, PoolClient } from 'pg';
 import { admit } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
-import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
+import {
+  eventCountsOf,
+  eventStatusSql,
+  eventSummary,
+  listingQuery,
+  prunableEvents,
+  UNSETTLED_EVENTS,
+  type EventRow,
+} from './event-status.js';
 import { migrations } from './migrations.js';
 import {
+  ACCEPTED_TOTAL,
+  countAccepted,
   failureState,
   groupRecord,
   memberRecord,
@@ -157,6 +171,7 @@ export class PostgresStore implements Store {
       const seq = inserted.rows[0]?.seq;
       if (seq === undefined) return 'duplicate';
       await applyChanges(db, changes, event.occurredAt, seq);
+      await db.query(countAccepted('$1::bigint'), [seq]);
       return 'accepted';
     });
   }
@@ -167,7 +182,7 @@ export class PostgresStore implements Store {
   }
 
   async eventCounts(): Promise<EventCounts> {
-    const total = await this.pool.query<{ n: number }>('SELECT count(*) AS n FROM events');
+    const total = await this.pool.query<{ n: number }>(ACCEPTED_TOTAL);
     const { rows } = await this.pool.query<{ status: EventRow['status']; n: number }>(
       `SELECT status, count(*) AS n FROM (${eventStatusSql(UNSETTLED_EVENTS)}) statuses GROUP BY status`,
     );
@@ -190,8 +205,13 @@ export class PostgresStore implements Store {
     return { groups: groups.rows[0]!, members: members.rows[0]! };
   }
 
-  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
-    const { sql, statuses } = listingQuery(filter);
+  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]> {
+    let beforeSeq: number | undefined;
+    if (filter.before !== undefined) {
+      beforeSeq = (await this.pool.query<{ seq: number }>('SELECT seq FROM events WHERE id = $1', [filter.before])).rows[0]?.seq;
+      if (beforeSeq === undefined) return [];
+    }
+    const { sql, statuses } = listingQuery({ ...filter, beforeSeq });
     const { rows } = statuses
       ? await this.pool.query<EventRow>(
           `SELECT * FROM (${sql}) statuses WHERE status = ANY($1::text[]) ORDER BY seq DESC LIMIT $2`,
@@ -199,6 +219,15 @@ export class PostgresStore implements Store {
         )
       : await this.pool.query<EventRow>(`SELECT * FROM (${sql}) statuses ORDER BY seq DESC LIMIT $1`, [filter.limit]);
     return rows.map(eventSummary);
+  }
+
+  async pruneEvents(receivedBefore: number, limit: number): Promise<number> {
+    return this.transaction(async (db) => {
+      const seqs = (await db.query<{ seq: number }>(prunableEvents(receivedBefore, limit))).rows.map((r) => r.seq);
+      await db.query('DELETE FROM event_targets WHERE event_seq = ANY($1::bigint[])', [seqs]);
+      await db.query('DELETE FROM events WHERE seq = ANY($1::bigint[])', [seqs]);
+      return seqs.length;
+    });
   }
 
   async replay(eventId: string): Promise<boolean> {

@@ -42,6 +42,14 @@ export interface UserRow {
   contact_linked: number | null;
 }
 
+/** One more event accepted, counted on the shard of its seq (the statement's one parameter). */
+export const countAccepted = (seqParam: string) =>
+  `INSERT INTO event_counter (shard, accepted) VALUES (${seqParam} % 16, 1)
+   ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + 1`;
+
+/** Events accepted all time, pruned ones included. */
+export const ACCEPTED_TOTAL = 'SELECT coalesce(sum(accepted), 0) AS n FROM event_counter';
+
 /** A placeholder group row loses to any real group event. */
 export const PLACEHOLDER_CHANGED_AT = -1;
 

@@ -7,6 +7,8 @@ import type { OgEvent } from '../events/model.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
 import { migrations } from './migrations.js';
 import {
+  ACCEPTED_TOTAL,
+  countAccepted,
   failureState,
   groupRecord,
   memberRecord,
@@ -33,7 +35,15 @@ import {
   type UserRecord,
   type WorkCounts,
 } from './store.js';
-import { eventCountsOf, eventStatusSql, eventSummary, listingQuery, UNSETTLED_EVENTS, type EventRow } from './event-status.js';
+import {
+  eventCountsOf,
+  eventStatusSql,
+  eventSummary,
+  listingQuery,
+  prunableEvents,
+  UNSETTLED_EVENTS,
+  type EventRow,
+} from './event-status.js';
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -83,6 +93,7 @@ export class SqliteStore implements Store {
         JSON.stringify(event.change),
       ) as number | undefined;
       if (seq === undefined) return 'duplicate';
+      this.sql.countAccepted.run(seq);
       this.applyChanges(ledgerChangesOf(event.change), event.occurredAt, seq);
       return 'accepted';
     }).immediate();
@@ -133,7 +144,7 @@ export class SqliteStore implements Store {
   }
 
   async eventCounts(): Promise<EventCounts> {
-    const total = this.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+    const total = this.db.prepare(ACCEPTED_TOTAL).pluck().get() as number;
     const unsettled = this.db
       .prepare(`SELECT status, count(*) AS n FROM (${eventStatusSql(UNSETTLED_EVENTS)}) GROUP BY status`)
       .all() as Array<{ status: EventRow['status']; n: number }>;
@@ -160,13 +171,30 @@ export class SqliteStore implements Store {
     return { groups, members };
   }
 
-  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]> {
-    const { sql, statuses } = listingQuery(filter);
+  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]> {
+    let beforeSeq: number | undefined;
+    if (filter.before !== undefined) {
+      beforeSeq = this.db.prepare('SELECT seq FROM events WHERE id = ?').pluck().get(filter.before) as number | undefined;
+      if (beforeSeq === undefined) return [];
+    }
+    const { sql, statuses } = listingQuery({ ...filter, beforeSeq });
     const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
     const rows = this.db
       .prepare(`SELECT * FROM (${sql}) ${where} ORDER BY seq DESC LIMIT ?`)
       .all(...(statuses ?? []), filter.limit) as EventRow[];
     return rows.map(eventSummary);
+  }
+
+  async pruneEvents(receivedBefore: number, limit: number): Promise<number> {
+    return this.db
+      .transaction((): number => {
+        const seqs = this.db.prepare(prunableEvents(receivedBefore, limit)).pluck().all() as number[];
+        const list = JSON.stringify(seqs);
+        this.db.prepare('DELETE FROM event_targets WHERE event_seq IN (SELECT value FROM json_each(?))').run(list);
+        this.db.prepare('DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))').run(list);
+        return seqs.length;
+      })
+      .immediate();
   }
 
   async replay(eventId: string): Promise<boolean> {
@@ -404,6 +432,7 @@ function prepare(db: Database.Database) {
          ON CONFLICT (id) DO NOTHING RETURNING seq`,
       )
       .pluck(),
+    countAccepted: db.prepare(countAccepted('?')),
     insertTarget: db.prepare('INSERT INTO event_targets (event_seq, og_id, uid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     upsertUser: db.prepare(
       `INSERT INTO users (uid, email, first_name, last_name) VALUES (?, ?, ?, ?)

@@ -134,7 +134,16 @@ export interface Store {
   checkWritable(): Promise<void>;
   eventCounts(): Promise<EventCounts>;
   workCounts(): Promise<WorkCounts>;
-  listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number }): Promise<EventSummary[]>;
+  /**
+   * Events newest first. `before` (an event id, the last of the page before) pages back through
+   * settled events (`status: 'done'`); an unknown one gives nothing.
+   */
+  listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]>;
+  /**
+   * Deletes up to `limit` settled events received before `receivedBefore`, oldest first, with
+   * their targets; returns how many. Unsettled (pending, retrying, dead) events are kept.
+   */
+  pruneEvents(receivedBefore: number, limit: number): Promise<number>;
   /** Puts the items an event touched back to be synced; false for an unknown id. */
   replay(eventId: string): Promise<boolean>;
   /** Marks a group and all its members dirty (one group, or every group). */
