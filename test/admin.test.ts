@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SyncControl } from '../src/http/admin.js';
 import { VERSION } from '../src/version.js';
-import { ADMIN_TOKEN, asHolder, drupalFixture, testApp, testConfig, type TestApp } from './support/app.js';
+import { ADMIN_TOKEN, asHolder, CIVI, drupalFixture, testApp, testConfig, type TestApp } from './support/app.js';
 import { INVALID_EVENTS, sampleBody, type EventTypeName } from './support/events.js';
 import {
   adminRequest,
@@ -238,7 +238,7 @@ async function seedEvents(): Promise<Record<'done' | 'dead' | 'retrying' | 'pend
   await send('evt-retrying', 'og.membership.created', (d) => (d.group_id = 44));
   await send('evt-pending', 'og.group.deleted', (d) => (d.group.id = 45));
 
-  await app.store.groupSynced(await asHolder(app.store, 42), (await app.store.group(42))!.dirtySeq, {}, Date.now());
+  await app.store.groupSynced(await asHolder(app.store, 42), (await app.store.group(42))!.dirtySeq, CIVI, Date.now());
   await app.store.memberFailed(await asHolder(app.store, 43), 9, { error: 'no CiviCRM contact for Drupal user 9 and no email to create one' });
   await app.store.memberFailed(await asHolder(app.store, 44), 9, { error: 'CiviCRM answered 503', retryAt: Date.now() + 3_600_000 });
   return { done: 'evt-done', dead: 'evt-dead', retrying: 'evt-retrying', pending: 'evt-pending' };
@@ -293,7 +293,7 @@ describe('GET /admin/events', () => {
       expectAnswer(await manual(body), 'accepted', `evt-${n}`);
     }
     const lease = await asHolder(app.store, (await app.store.groupIds())[0]!);
-    await app.store.groupSynced(lease, (await app.store.group(lease.ogId))!.dirtySeq, {}, Date.now());
+    await app.store.groupSynced(lease, (await app.store.group(lease.ogId))!.dirtySeq, CIVI, Date.now());
     await app.store.membersSynced(lease, (await app.store.members(lease.ogId)).map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq })));
 
     const first = await adminRequest(app, 'GET', '/admin/events?status=done&limit=2');
@@ -384,7 +384,7 @@ describe('POST /admin/groups/{ogId}/reconcile', () => {
 
   it('marks a known group and its members to be synced again', async () => {
     expectAnswer(await manual(sampleBody('og.group.created')), 'accepted');
-    await app.store.groupSynced(await asHolder(app.store, 42), (await app.store.group(42))!.dirtySeq, {}, Date.now());
+    await app.store.groupSynced(await asHolder(app.store, 42), (await app.store.group(42))!.dirtySeq, CIVI, Date.now());
     const res = await adminRequest(app, 'POST', '/admin/groups/42/reconcile');
     expect(res.statusCode).toBe(202);
     expect(await app.store.group(42)).toMatchObject({ syncState: 'dirty' });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/ledger/sqlite.js';
-import { nativeBody, signedNative, tempDir, testEnv } from './support/app.js';
+import { nativeBody, signedNative, tempDir, testEnv, userOf } from './support/app.js';
 import { mapConcurrently, startService, type Service } from './support/process.js';
 
 const GROUPS = 10;
@@ -98,7 +98,7 @@ describe('durability across SIGKILL', () => {
         const members = await store.members((i % GROUPS) + 1);
         const m = members.find((x) => x.uid === 1000 + i);
         expect(m, `membership of event ${i}`).toMatchObject({ state: i % 3 === 0 ? 'pending' : 'active', isAdmin: i % 7 === 0 });
-        expect(await store.user(1000 + i)).toEqual({ id: 1000 + i, email: `user${i}@example.org` });
+        expect(await userOf(store, 1000 + i)).toEqual({ id: 1000 + i, email: `user${i}@example.org` });
         memberships++;
       }
       expect(memberships).toBe(N - GROUPS);

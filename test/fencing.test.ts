@@ -1,6 +1,8 @@
 // Workers that cannot step on each other: leases run by the store's clock, whatever each host's
 // clock says, and a worker whose lease was taken stops before its next CiviCRM call. Runs on
 // both stores, with the CiviCRM emulator behind a real CiviClient.
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CiviClient } from '../src/civicrm/client.js';
 import type { Store } from '../src/ledger/store.js';
@@ -73,14 +75,54 @@ function noting(civi: CiviClient, watch: Watch, worker: string): CiviApi {
   };
 }
 
-const STORES: Array<[string, () => Promise<{ store: Store; dispose(): Promise<void> }>]> = [
-  ['SQLite', openTempStore],
-  ['PostgreSQL', openPostgresTempStore],
+interface TempStore {
+  store: Store;
+  dispose(): Promise<void>;
+  /**
+   * Takes a group's lease from under its holder, on a connection of its own, as another claim
+   * after the holder stalled would: the token moves on and the lease is free for the next claim.
+   */
+  takeLease(ogId: number): Promise<void>;
+}
+
+const TAKE = 'UPDATE og_groups SET lease_until = 0, lease_token = lease_token + 1 WHERE og_id = ';
+
+const STORES: Array<[string, () => Promise<TempStore>]> = [
+  [
+    'SQLite',
+    async () => {
+      const temp = await openTempStore();
+      return {
+        ...temp,
+        async takeLease(ogId) {
+          const other = new Database(temp.path);
+          other.pragma('busy_timeout = 5000');
+          other.prepare(`${TAKE}?`).run(ogId);
+          other.close();
+        },
+      };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const temp = await openPostgresTempStore();
+      return {
+        ...temp,
+        async takeLease(ogId) {
+          const other = new pg.Client({ connectionString: temp.schema.url });
+          await other.connect();
+          await other.query(`${TAKE}$1`, [ogId]);
+          await other.end();
+        },
+      };
+    },
+  ],
 ];
 
 describe.each(STORES)('fenced leases (%s)', (_name, open) => {
   let emulator: CiviEmulator;
-  let temp: { store: Store; dispose(): Promise<void> };
+  let temp: TempStore;
   const workers: Worker[] = [];
   const clients: CiviClient[] = [];
   const watch = () => new Watch();
@@ -174,7 +216,7 @@ describe.each(STORES)('fenced leases (%s)', (_name, open) => {
     // The lease runs out under it (as when its host stalls), and a second worker takes the group.
     const stolenAt = Date.now();
     const second = worker('second', w, { leaseMs: 60_000, concurrency: 1 });
-    await takeLease(temp.store, 42);
+    await temp.takeLease(42);
     second.start();
     await waitFor(() => w.sent.some((s) => s.worker === 'second'), 'the second worker to call CiviCRM');
     emulator.faults.latency(0);
@@ -188,14 +230,3 @@ describe.each(STORES)('fenced leases (%s)', (_name, open) => {
     expect(await temp.store.group(42)).toMatchObject({ syncState: 'clean' });
   });
 });
-
-/**
- * Takes a group's lease from under its holder, as another claim after the holder stalled would:
- * the token moves on and the lease is free for the next claim.
- */
-async function takeLease(store: Store, ogId: number): Promise<void> {
-  const raw = store as unknown as { db?: { prepare(sql: string): { run(...a: unknown[]): unknown } }; pool?: { query(sql: string, a: unknown[]): Promise<unknown> } };
-  const sql = 'UPDATE og_groups SET lease_until = 0, lease_token = lease_token + 1 WHERE og_id = ';
-  if (raw.db) raw.db.prepare(`${sql}?`).run(ogId);
-  else await raw.pool!.query(`${sql}$1`, [ogId]);
-}

@@ -6,7 +6,7 @@ import type { OgChange, OgMember, OgUser } from '../src/events/model.js';
 import { openStore } from '../src/ledger/index.js';
 import { migrations } from '../src/ledger/migrations.js';
 import { PostgresStore } from '../src/ledger/postgres.js';
-import { ogEvent } from './support/app.js';
+import { CIVI, ogEvent } from './support/app.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from './support/postgres.js';
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
@@ -127,7 +127,7 @@ describe('two replicas on one database', () => {
     };
     const markSome = async (store: PostgresStore) => {
       for (let i = 0; i < 10; i++) {
-        await store.markForReconcile(i % 2 ? undefined : groups[i % 3]);
+        await store.markForReconcile(groups[i % 3]!);
         const lease = await store.leaseGroup(groups[(i + 1) % 3]!, 'marker', LEASE);
         if (lease) {
           await store.forgetMemberStatuses(lease);
@@ -140,7 +140,7 @@ describe('two replicas on one database', () => {
       const lease = await store.claimGroup(owner, Date.now(), LEASE);
       if (lease === undefined) return false;
       const work = (await store.loadWork(lease.ogId, Date.now(), 1000))!;
-      await store.groupSynced(lease, work.group.dirtySeq, {}, Date.now());
+      await store.groupSynced(lease, work.group.dirtySeq, CIVI, Date.now());
       await store.membersSynced(
         lease,
         work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })),

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Retention } from '../src/ledger/retention.js';
 import { createMetrics } from '../src/metrics.js';
-import { asHolder, ogEvent, openTempStore } from './support/app.js';
+import { asHolder, CIVI, ogEvent, openTempStore } from './support/app.js';
 
 let temp: Awaited<ReturnType<typeof openTempStore>>;
 afterEach(async () => {
@@ -21,7 +21,7 @@ describe('Retention', () => {
       await store.accept({ ...event, receivedAt: old + i });
     }
     const lease = await asHolder(store, 42);
-    await store.groupSynced(lease, (await store.group(42))!.dirtySeq, {}, Date.now());
+    await store.groupSynced(lease, (await store.group(42))!.dirtySeq, CIVI, Date.now());
     await store.accept(ogEvent({ type: 'og.group.updated', group: { id: 42, title: 'Recent' } }, Date.now()));
 
     const metrics = createMetrics();

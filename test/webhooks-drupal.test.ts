@@ -15,6 +15,7 @@ import {
   UNKNOWN_SECRET,
   type DrupalDelivery,
   type TestApp,
+  userOf,
 } from './support/app.js';
 import { expectAnswer, expectNothingStored, expectProblem, postDrupal, type DrupalOptions } from './support/http.js';
 
@@ -53,7 +54,7 @@ describe('group nodes', () => {
       deleted: false,
     });
     expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: true })]);
-    expect(await app.store.user(7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
+    expect(await userOf(app.store, 7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
   });
 
   it('a group node update from an older Drupal (string ids, Unix seconds) renames the group', async () => {
@@ -61,7 +62,7 @@ describe('group nodes', () => {
     expect(await app.store.listEvents({ limit: 10 })).toEqual([expect.objectContaining({ type: 'og.group.updated' })]);
     expect(await app.store.group(42)).toMatchObject({ title: 'Chess & Go Club', description: 'Chess and Go.' });
     // The acting user (uid 1) is not the owner (uid 7): the owner is known by id only.
-    expect(await app.store.user(7)).toEqual({ id: 7 });
+    expect(await userOf(app.store, 7)).toEqual({ id: 7 });
   });
 
   it("an update whose node changed before the one applied is recorded without effect (ordering by 'changed')", async () => {
@@ -138,7 +139,7 @@ describe('OG memberships', () => {
     expect(Date.parse(event!.occurred_at)).toBeGreaterThanOrEqual(before);
     expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 9, state: 'pending', isAdmin: false })]);
     // The mail is trimmed; an empty last name is left out.
-    expect(await app.store.user(9)).toEqual({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
+    expect(await userOf(app.store, 9)).toEqual({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
     const group = await app.store.group(42);
     expect(group).toMatchObject({ ogId: 42, deleted: false });
     expect(group).not.toHaveProperty('title');
@@ -249,7 +250,7 @@ describe('deliveries as each release of the webhooks module sends them', () => {
     expect(answer.statusCode, answer.body).toBe(202);
     expect(answer.json()).toMatchObject({ status: 'accepted' });
     expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club' });
-    expect(await app.store.user(7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
+    expect(await userOf(app.store, 7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
   });
 
   it('a title with the characters Drupal escapes is stored as typed', async () => {
@@ -302,7 +303,7 @@ describe('deliveries as each release of the webhooks module sends them', () => {
   it("alpha6's `account` gives the member's details like `user` does", async () => {
     const answer = await send(asSentBy('8.x-1.0-alpha6', 'og-membership-create'));
     expect(answer.statusCode, answer.body).toBe(202);
-    expect(await app.store.user(9)).toMatchObject({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
+    expect(await userOf(app.store, 9)).toMatchObject({ id: 9, email: 'bo.schmidt@example.net', firstName: 'Bo' });
   });
 });
 

@@ -14,6 +14,7 @@ import {
   UNKNOWN_PLAIN_SECRET,
   UNKNOWN_SECRET,
   type TestApp,
+  userOf,
 } from './support/app.js';
 import { ANN, BO, EVENT_TYPES, INVALID_EVENTS, sampleBody, type EventTypeName } from './support/events.js';
 import {
@@ -56,7 +57,7 @@ describe('202 accepted', () => {
     await deliver(sampleBody('og.group.created'));
     expect(await app.store.group(42)).toMatchObject({ ogId: 42, title: 'Chess Club', description: 'Tuesdays at 7 pm', deleted: false });
     expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: true })]);
-    expect(await app.store.user(7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
+    expect(await userOf(app.store, 7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
   });
 
   it('og.group.updated renames the group and keeps the description it does not mention', async () => {
@@ -74,7 +75,7 @@ describe('202 accepted', () => {
   it('og.membership.created records the member and the user profile', async () => {
     await deliver(sampleBody('og.membership.created'));
     expect(await app.store.members(42)).toEqual([expect.objectContaining({ ogId: 42, uid: 9, state: 'pending', isAdmin: false })]);
-    expect(await app.store.user(9)).toEqual({ id: 9, email: 'bo@example.net', firstName: 'Bo' });
+    expect(await userOf(app.store, 9)).toEqual({ id: 9, email: 'bo@example.net', firstName: 'Bo' });
   });
 
   it('og.membership.updated changes state and role', async () => {

@@ -2,7 +2,7 @@
 // for both stores.
 import type { OgUser } from '../events/model.js';
 import type { LedgerMemberState } from './changes.js';
-import type { Failure, GroupRecord, MemberRecord, SyncState, UserRecord } from './store.js';
+import type { Failure, GroupCiviState, GroupRecord, MemberRecord, SyncState, UserRecord } from './store.js';
 
 export interface GroupRow {
   og_id: number;
@@ -42,14 +42,6 @@ export interface UserRow {
   contact_linked: number | null;
 }
 
-/** One more event accepted, counted on the shard of its seq (the statement's one parameter). */
-export const countAccepted = (seqParam: string) =>
-  `INSERT INTO event_counter (shard, accepted) VALUES (${seqParam} % 16, 1)
-   ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + 1`;
-
-/** Events accepted all time, pruned ones included. */
-export const ACCEPTED_TOTAL = 'SELECT coalesce(sum(accepted), 0) AS n FROM event_counter';
-
 /** A placeholder group row loses to any real group event. */
 export const PLACEHOLDER_CHANGED_AT = -1;
 
@@ -70,7 +62,7 @@ export function groupRecord(row: GroupRow): GroupRecord {
     dirtySeq: row.dirty_seq,
     attempts: row.attempts,
     ...(row.last_error !== null && { lastError: row.last_error }),
-    ...(row.civi !== null && { civi: JSON.parse(row.civi) as unknown }),
+    ...(row.civi !== null && { civi: JSON.parse(row.civi) as GroupCiviState }),
     ...(row.synced_at !== null && { syncedAt: row.synced_at }),
   };
 }

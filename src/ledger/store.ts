@@ -32,6 +32,18 @@ export interface WorkCounts {
   members: { dirty: number; dead: number; total: number };
 }
 
+/** What the ledger remembers of a group in CiviCRM between syncs: a hint, never the truth. */
+export interface GroupCiviState {
+  memberGroupId?: number;
+  aclGroupId?: number;
+  roleId?: number;
+  roleValue?: number;
+  memberTitle?: string;
+  aclTitle?: string;
+  active: boolean;
+  objectTable: 'civicrm_group' | 'civicrm_saved_search';
+}
+
 /** Ledger row of an OG group: what it should be, and what is known of it in CiviCRM. */
 export interface GroupRecord {
   ogId: number;
@@ -46,8 +58,8 @@ export interface GroupRecord {
   dirtySeq: number;
   attempts: number;
   lastError?: string;
-  /** What the reconciler recorded of the group in CiviCRM; opaque to the store. */
-  civi?: unknown;
+  /** What the last sync recorded of the group in CiviCRM. */
+  civi?: GroupCiviState;
   syncedAt?: number;
 }
 
@@ -122,9 +134,8 @@ export interface MemberSynced {
   civiAclStatus?: string;
 }
 
-export interface Store {
-  /** Creates or updates the schema; returns the versions applied now. */
-  migrate(): Promise<number[]>;
+/** The event log and its door: what webhooks, the operator API and backfill write through. */
+export interface EventLog {
   /**
    * Records the event and its ledger effect in one transaction. Rejects with Refused (and
    * stores nothing) when the admission rules (events/admission.ts) refuse the event.
@@ -132,6 +143,17 @@ export interface Store {
   accept(event: OgEvent): Promise<AcceptOutcome>;
   /** Resolves when the store can take a write; rejects otherwise. */
   checkWritable(): Promise<void>;
+  /** Puts the items an event touched back to be synced; false for an unknown id. */
+  replay(eventId: string): Promise<boolean>;
+  /**
+   * Deletes up to `limit` settled events received before `receivedBefore`, oldest first, with
+   * their targets; returns how many. Unsettled (pending, retrying, dead) events are kept.
+   */
+  pruneEvents(receivedBefore: number, limit: number): Promise<number>;
+}
+
+/** What the operator API and /metrics count and list; each costs the unsettled work, not the log. */
+export interface OperatorQueries {
   eventCounts(): Promise<EventCounts>;
   workCounts(): Promise<WorkCounts>;
   /**
@@ -139,27 +161,18 @@ export interface Store {
    * settled events (`status: 'done'`); an unknown one gives nothing.
    */
   listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]>;
-  /**
-   * Deletes up to `limit` settled events received before `receivedBefore`, oldest first, with
-   * their targets; returns how many. Unsettled (pending, retrying, dead) events are kept.
-   */
-  pruneEvents(receivedBefore: number, limit: number): Promise<number>;
-  /** Puts the items an event touched back to be synced; false for an unknown id. */
-  replay(eventId: string): Promise<boolean>;
-  /** Marks a group and all its members dirty (one group, or every group). */
-  markForReconcile(ogId: number | undefined): Promise<number>;
+}
 
+/** The desired state as it stands. */
+export interface LedgerReads {
   group(ogId: number): Promise<GroupRecord | undefined>;
   groupIds(): Promise<number[]>;
   members(ogId: number): Promise<MemberRecord[]>;
-  user(uid: number): Promise<UserRecord | undefined>;
   users(uids: number[]): Promise<Map<number, UserRecord>>;
+}
 
-  /**
-   * Takes the group re-observed longest ago, if that was before `dueBefore` (or never), and
-   * records `now` as its resync time, so that no other replica takes it too.
-   */
-  claimResync(now: number, dueBefore: number): Promise<number | undefined>;
+/** Work for the reconcilers: claims and leases on groups, and marks that make work. */
+export interface WorkQueue {
   /**
    * Leases one group that has work due (retries due by `now`); undefined when there is none.
    * Lease times are the store's clock, never the caller's: hosts whose clocks differ still
@@ -172,10 +185,21 @@ export interface Store {
   renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
   releaseGroup(lease: Lease): Promise<void>;
   loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;
+  /**
+   * Takes the group re-observed longest ago, if that was before `dueBefore` (or never), and
+   * records `now` as its resync time, so that no other replica takes it too.
+   */
+  claimResync(now: number, dueBefore: number): Promise<number | undefined>;
+  /** Marks a group and all its members to be synced again; 0 for an unknown group. */
+  markForReconcile(ogId: number): Promise<number>;
+}
 
-  // Results of work on a leased group. Each is fenced by the lease's token: when the group was
-  // claimed again since, it changes nothing and rejects with LeaseLost.
-  groupSynced(lease: Lease, dirtySeq: number, civi: unknown, now: number): Promise<void>;
+/**
+ * What a reconciler records of its work. Each write under a lease is fenced by its token: when
+ * the group was claimed again since, it changes nothing and rejects with LeaseLost.
+ */
+export interface SyncResults {
+  groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void>;
   groupFailed(lease: Lease, failure: Failure): Promise<void>;
   membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void>;
   memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
@@ -183,8 +207,13 @@ export interface Store {
   forgetMemberStatuses(lease: Lease): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
   setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
-
+  /** The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. */
   saveContacts(links: ContactLink[]): Promise<void>;
+}
 
+/** The whole store, as start-up opens it; each caller depends on the roles it uses. */
+export interface Store extends EventLog, OperatorQueries, LedgerReads, WorkQueue, SyncResults {
+  /** Creates or updates the schema; returns the versions applied now. */
+  migrate(): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Lease, Store } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
-import type { AuditReport, GroupCiviState, Reconciler } from './reconciler.js';
+import type { AuditReport, Reconciler } from './reconciler.js';
 
 export interface ReconcileReport {
   ogId: number;
@@ -41,7 +41,7 @@ export async function reconcileGroup(
   try {
     const members = await store.members(ogId);
     const users = await store.users(members.map((m) => m.uid));
-    const report = await reconciler.fenced(held).audit(group, group.civi as GroupCiviState | undefined, members, users, dryRun);
+    const report = await reconciler.fenced(held).audit(group, group.civi, members, users, dryRun);
     if (!dryRun) {
       await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
       await store.setKnownStatuses(lease, report.observed);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiCall, ApiResult } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { OnGroupDelete } from '../config.js';
-import type { ContactLink, GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
+import type { ContactLink, GroupCiviState, GroupRecord, MemberRecord, UserRecord } from '../ledger/store.js';
 import { chunks, resolveContacts, type ContactResult } from './contacts.js';
 import {
   membershipDrift,
@@ -21,17 +21,7 @@ import { fold } from './observe.js';
 import { planGroup, resolve, type Observation, type Operation } from './plan.js';
 import { objectTableFor, type ObjectTable } from './records.js';
 
-/** What the ledger remembers of a group in CiviCRM between syncs. */
-export interface GroupCiviState {
-  memberGroupId?: number;
-  aclGroupId?: number;
-  roleId?: number;
-  roleValue?: number;
-  memberTitle?: string;
-  aclTitle?: string;
-  active: boolean;
-  objectTable: ObjectTable;
-}
+export type { GroupCiviState } from '../ledger/store.js';
 
 export interface GroupSync {
   state: GroupCiviState;

@@ -179,7 +179,7 @@ export class Worker {
   ): Promise<GroupCiviState | undefined> {
     const { store, logger } = this.options;
     const { group } = work;
-    const previous = group.civi as GroupCiviState | undefined;
+    const previous = group.civi;
     if (group.syncState === 'clean' && previous && !observe) return previous;
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);

@@ -7,7 +7,7 @@ import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OgEvent } from '../../src/events/model.js';
 import { SqliteStore } from '../../src/ledger/sqlite.js';
-import type { Lease, Store } from '../../src/ledger/store.js';
+import type { GroupCiviState, Lease, Store, UserRecord } from '../../src/ledger/store.js';
 import { createMetrics } from '../../src/metrics.js';
 
 export const SECRET = 'whsec_' + Buffer.from('a test secret of thirty-two bytes').toString('base64');
@@ -141,4 +141,12 @@ export async function asHolder(store: Store, ogId: number): Promise<Lease> {
   if (!lease) throw new Error(`OG group ${ogId} is leased or unknown`);
   await store.releaseGroup(lease);
   return lease;
+}
+
+/** What a sync records of a group in CiviCRM, for tests that seed synced states. */
+export const CIVI: GroupCiviState = { active: true, objectTable: 'civicrm_group' };
+
+/** The profile the store keeps of one Drupal user. */
+export async function userOf(store: Pick<Store, 'users'>, uid: number): Promise<UserRecord | undefined> {
+  return (await store.users([uid])).get(uid);
 }

@@ -1,0 +1,535 @@
+// The ledger: the event log and the desired state, with every rule written once. What differs
+// between SQLite and PostgreSQL (placeholders, locks, JSON tables, the clock) sits behind the
+// Adapter of sql.ts; the statements and their order are the same on both.
+//
+// Lock order, which every writer follows so that replicas on PostgreSQL cannot deadlock:
+//   1. the writers lock of the OG group (Adapter.lockGroupWriters), by whoever takes a
+//      sequence number: accept, replay, the reconcile and forget marks;
+//   2. og_groups rows (FOR UPDATE), by og_id;
+//   3. users rows, by uid;
+//   4. og_members rows of groups already locked;
+//   5. last, one event_counter row.
+// Pruning settled events takes none of these: no unclean item points at the events it deletes.
+import { admit } from '../events/admission.js';
+import type { OgEvent, OgUser } from '../events/model.js';
+import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
+import {
+  eventCountsOf,
+  eventStatusSql,
+  eventSummary,
+  listingQuery,
+  prunableEvents,
+  UNSETTLED_EVENTS,
+  type EventFilter,
+  type EventRow,
+} from './event-status.js';
+import { failureState, groupRecord, memberRecord, PLACEHOLDER_CHANGED_AT, RESET_SYNC, userRecord, type GroupRow, type MemberRow, type UserRow } from './rows.js';
+import { json, type Adapter, type Db } from './sql.js';
+import {
+  LeaseLost,
+  type AcceptOutcome,
+  type ContactLink,
+  type EventCounts,
+  type EventSummary,
+  type Failure,
+  type GroupCiviState,
+  type GroupRecord,
+  type GroupWork,
+  type Lease,
+  type MemberRecord,
+  type MemberSynced,
+  type Store,
+  type UserRecord,
+  type WorkCounts,
+} from './store.js';
+
+const BIGINT = 'CAST(? AS BIGINT)';
+
+export class Ledger implements Store {
+  constructor(protected readonly adapter: Adapter) {}
+
+  migrate(): Promise<number[]> {
+    return this.adapter.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.adapter.close();
+  }
+
+  // ---- event log and admission --------------------------------------------------------------
+
+  async accept(event: OgEvent): Promise<AcceptOutcome> {
+    admit(event);
+    const changes = ledgerChangesOf(event.change);
+    return this.adapter.write(async (db) => {
+      await this.adapter.lockGroupWriters(db, changes.ogId);
+      const [inserted] = await db.all<{ seq: number }>(
+        `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING RETURNING seq`,
+        [event.id, event.source, event.change.type, event.occurredAt, event.receivedAt, JSON.stringify(event.change)],
+      );
+      if (!inserted) return 'duplicate';
+      await this.applyChanges(db, changes, event.occurredAt, inserted.seq);
+      // Accepted all time, on one of 16 rows (by seq), so that accepts do not queue on one row.
+      await db.run(
+        `INSERT INTO event_counter (shard, accepted) VALUES (${BIGINT} % 16, 1)
+         ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + 1`,
+        [inserted.seq],
+      );
+      return 'accepted';
+    });
+  }
+
+  /** Writes an event's ledger effect; every item it changed becomes one of its targets. */
+  private async applyChanges(db: Db, changes: LedgerChanges, at: number, seq: number): Promise<void> {
+    const d = this.adapter.dialect;
+    const { ogId } = changes;
+    const targets = new Set<number>();
+    let ownerChange: number[] = [];
+
+    if (changes.group) {
+      const g = changes.group;
+      const [before] = await db.all<{ deleted: number; owner_uid: number | null }>(
+        `SELECT deleted, owner_uid FROM og_groups WHERE og_id = ? ${d.forUpdate}`,
+        [ogId],
+      );
+      // Older never overwrites newer: each write applies only over an older change.
+      const applied = g.deleted
+        ? await db.all(
+            `INSERT INTO og_groups (og_id, deleted, changed_at, dirty_seq) VALUES (?, 1, ?, ?)
+             ON CONFLICT (og_id) DO UPDATE SET deleted = 1, changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+             WHERE og_groups.changed_at <= excluded.changed_at
+             RETURNING og_id`,
+            [ogId, at, seq],
+          )
+        : await db.all(
+            `INSERT INTO og_groups (og_id, title, description, owner_uid, deleted, changed_at, dirty_seq) VALUES (?, ?, ?, ?, 0, ?, ?)
+             ON CONFLICT (og_id) DO UPDATE SET title = excluded.title,
+               description = coalesce(excluded.description, og_groups.description),
+               owner_uid = coalesce(excluded.owner_uid, og_groups.owner_uid), deleted = 0,
+               changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+             WHERE og_groups.changed_at <= excluded.changed_at
+             RETURNING og_id`,
+            [ogId, g.title, g.description ?? null, g.ownerUid ?? null, at, seq],
+          );
+      if (applied.length > 0) {
+        targets.add(0);
+        ownerChange = changedOwner(before?.owner_uid ?? undefined, g.ownerUid);
+        // Membership changes made while the group was deleted were not written anywhere.
+        if (before?.deleted === 1 && !g.deleted) await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
+      }
+    } else {
+      // A membership of a group never seen: the reconciler makes it under a placeholder title,
+      // which any real group event outranks. A dead group gets another chance with new work.
+      await db.run(
+        `INSERT INTO og_groups (og_id, changed_at, dirty_seq) VALUES (?, ?, ?)
+         ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+         WHERE og_groups.sync_state = 'dead'`,
+        [ogId, PLACEHOLDER_CHANGED_AT, seq],
+      );
+    }
+
+    if (changes.users.length > 0) {
+      await db.run(
+        `INSERT INTO users (uid, email, first_name, last_name)
+         SELECT r.uid, r.email, r.first_name, r.last_name FROM ${d.rows({ uid: 'int', email: 'text', first_name: 'text', last_name: 'text' })} r
+         WHERE true ORDER BY r.uid
+         ON CONFLICT (uid) DO UPDATE SET email = coalesce(excluded.email, users.email),
+           first_name = coalesce(excluded.first_name, users.first_name),
+           last_name = coalesce(excluded.last_name, users.last_name)`,
+        [json(profilesByUid(changes.users))],
+      );
+    }
+
+    if (changes.members.length > 0) {
+      // A member new to the ledger but older than the group's last complete list stays out.
+      const applied = await db.all<{ uid: number }>(
+        `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
+         SELECT ${BIGINT}, r.uid, r.state, r.is_admin, ${BIGINT}, ${BIGINT}
+         FROM ${d.rows({ uid: 'int', state: 'text', is_admin: 'int' })} r
+         WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = ?), ${BIGINT}) <= ${BIGINT}
+         ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
+           changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+         WHERE og_members.changed_at <= excluded.changed_at
+         RETURNING uid`,
+        [ogId, at, seq, json(changes.members.map((m) => ({ uid: m.uid, state: m.state, is_admin: m.isAdmin ? 1 : 0 }))), ogId, at, at],
+      );
+      for (const { uid } of applied) targets.add(uid);
+    }
+
+    // The old and the new owner's rights changed with the group, whatever their rows' dates.
+    if (ownerChange.length > 0) {
+      const redirtied = await db.all<{ uid: number }>(
+        `UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ? AND ${d.inList('uid')} RETURNING uid`,
+        [seq, ogId, json(ownerChange)],
+      );
+      for (const { uid } of redirtied) targets.add(uid);
+    }
+
+    if (changes.completeMemberList) {
+      await db.run(`UPDATE og_groups SET members_complete_at = ${d.greatest('coalesce(members_complete_at, ?)', '?')} WHERE og_id = ?`, [
+        at,
+        at,
+        ogId,
+      ]);
+      const deleted = await db.all<{ uid: number }>(
+        `UPDATE og_members SET state = 'deleted', is_admin = 0, changed_at = ?, dirty_seq = ?, ${RESET_SYNC}
+         WHERE og_id = ? AND changed_at <= ? AND state <> 'deleted' AND NOT (${d.inList('uid')})
+         RETURNING uid`,
+        [at, seq, ogId, at, json(changes.members.map((m) => m.uid))],
+      );
+      for (const { uid } of deleted) targets.add(uid);
+    }
+
+    if (targets.size > 0) {
+      await db.run(
+        `INSERT INTO event_targets (event_seq, og_id, uid) SELECT ${BIGINT}, ${BIGINT}, r.uid FROM ${d.rows({ uid: 'int' })} r
+         WHERE true ON CONFLICT DO NOTHING`,
+        [seq, ogId, json([...targets].map((uid) => ({ uid })))],
+      );
+    }
+  }
+
+  async checkWritable(): Promise<void> {
+    // A real write: a temporary table would not notice a read-only disk or a hot standby.
+    await this.adapter.db.run('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at', [Date.now()]);
+  }
+
+  async replay(eventId: string): Promise<boolean> {
+    const d = this.adapter.dialect;
+    return this.adapter.write(async (db) => {
+      const [event] = await db.all<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [eventId]);
+      if (!event) return false;
+      const targets = await db.all<{ og_id: number; uid: number }>('SELECT og_id, uid FROM event_targets WHERE event_seq = ? ORDER BY og_id, uid', [
+        event.seq,
+      ]);
+      const ogIds = [...new Set(targets.map((t) => t.og_id))];
+      for (const ogId of ogIds) await this.adapter.lockGroupWriters(db, ogId);
+      await lockGroups(this.adapter, db, ogIds);
+      const seq = await this.adapter.nextSeq(db);
+      for (const t of targets) {
+        // A membership cannot be synced while its group is dead: the group gets another chance too.
+        await db.run(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ? AND sync_state = 'dead'`, [seq, t.og_id]);
+        // A replayed event, and the ones after it, show as pending until the item is synced again.
+        if (t.uid === 0) {
+          await db.run(`UPDATE og_groups SET dirty_seq = ?, synced_seq = ${d.least('synced_seq', '? - 1')}, ${RESET_SYNC} WHERE og_id = ?`, [
+            seq,
+            event.seq,
+            t.og_id,
+          ]);
+        } else {
+          await db.run(
+            `UPDATE og_members SET dirty_seq = ?, synced_seq = ${d.least('synced_seq', '? - 1')}, ${RESET_SYNC} WHERE og_id = ? AND uid = ?`,
+            [seq, event.seq, t.og_id, t.uid],
+          );
+        }
+      }
+      return true;
+    });
+  }
+
+  async pruneEvents(receivedBefore: number, limit: number): Promise<number> {
+    const d = this.adapter.dialect;
+    return this.adapter.write(async (db) => {
+      const seqs = (await db.all<{ seq: number }>(prunableEvents(receivedBefore, limit))).map((r) => r.seq);
+      if (seqs.length === 0) return 0;
+      await db.run(`DELETE FROM event_targets WHERE ${d.inList('event_seq')}`, [json(seqs)]);
+      await db.run(`DELETE FROM events WHERE ${d.inList('seq')}`, [json(seqs)]);
+      return seqs.length;
+    });
+  }
+
+  // ---- operator queries -----------------------------------------------------------------------
+
+  async eventCounts(): Promise<EventCounts> {
+    const [total] = await this.adapter.db.all<{ n: number }>('SELECT coalesce(sum(accepted), 0) AS n FROM event_counter');
+    const unsettled = await this.adapter.db.all<{ status: EventRow['status']; n: number }>(
+      `SELECT status, count(*) AS n FROM (${eventStatusSql(UNSETTLED_EVENTS)}) statuses GROUP BY status`,
+    );
+    return eventCountsOf(Number(total!.n), unsettled);
+  }
+
+  async workCounts(): Promise<WorkCounts> {
+    type Counts = { total: number; dirty: number; dead: number };
+    const [groups] = await this.adapter.db.all<Counts>(
+      `SELECT count(*) AS total, count(*) FILTER (WHERE sync_state = 'dirty') AS dirty, count(*) FILTER (WHERE sync_state = 'dead') AS dead
+       FROM og_groups`,
+    );
+    // Members of a dead group wait for it: they count as dead, not as work in progress.
+    const [members] = await this.adapter.db.all<Counts>(
+      `SELECT count(*) AS total,
+         count(*) FILTER (WHERE m.sync_state = 'dirty' AND g.sync_state <> 'dead') AS dirty,
+         count(*) FILTER (WHERE m.sync_state = 'dead' OR (m.sync_state = 'dirty' AND g.sync_state = 'dead')) AS dead
+       FROM og_members m JOIN og_groups g ON g.og_id = m.og_id`,
+    );
+    return { groups: counts(groups!), members: counts(members!) };
+  }
+
+  async listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]> {
+    const { db } = this.adapter;
+    const query: EventFilter = { status: filter.status, limit: filter.limit };
+    if (filter.before !== undefined) {
+      const [cursor] = await db.all<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [filter.before]);
+      if (!cursor) return [];
+      query.beforeSeq = cursor.seq;
+    }
+    const { sql, statuses } = listingQuery(query);
+    const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
+    const rows = await db.all<EventRow>(`SELECT * FROM (${sql}) statuses ${where} ORDER BY seq DESC LIMIT ?`, [...(statuses ?? []), filter.limit]);
+    return rows.map(eventSummary);
+  }
+
+  // ---- ledger reads ---------------------------------------------------------------------------
+
+  async group(ogId: number): Promise<GroupRecord | undefined> {
+    const [row] = await this.adapter.db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
+    return row && groupRecord(row);
+  }
+
+  async groupIds(): Promise<number[]> {
+    return (await this.adapter.db.all<{ og_id: number }>('SELECT og_id FROM og_groups ORDER BY og_id')).map((r) => r.og_id);
+  }
+
+  async members(ogId: number): Promise<MemberRecord[]> {
+    return (await this.adapter.db.all<MemberRow>('SELECT * FROM og_members WHERE og_id = ? ORDER BY uid', [ogId])).map(memberRecord);
+  }
+
+  users(uids: number[]): Promise<Map<number, UserRecord>> {
+    return usersOf(this.adapter, this.adapter.db, uids);
+  }
+
+  // ---- work queue: claims, leases, marks --------------------------------------------------------
+
+  async claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
+    const d = this.adapter.dialect;
+    // Due work is found from the dirty items (indexed), not by visiting every group. Whether a
+    // lease holds is the store's clock; `now` (the caller's) only dates retries.
+    const [claimed] = await this.adapter.db.all<{ og_id: number; lease_token: number }>(
+      `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
+       WHERE og_id = (
+         SELECT g.og_id FROM og_groups g
+         JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= ?
+               UNION
+               SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= ?) due
+           ON due.og_id = g.og_id
+         WHERE g.lease_until <= ${d.now} AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+         ORDER BY g.lease_until, g.og_id
+         LIMIT 1 ${d.skipLocked('g')})
+       RETURNING og_id, lease_token`,
+      [owner, leaseMs, now, now, now],
+    );
+    return claimed && { ogId: claimed.og_id, owner, token: claimed.lease_token };
+  }
+
+  async leaseGroup(ogId: number, owner: string, leaseMs: number): Promise<Lease | undefined> {
+    const d = this.adapter.dialect;
+    const [taken] = await this.adapter.db.all<{ lease_token: number }>(
+      `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
+       WHERE og_id = ? AND lease_until <= ${d.now} RETURNING lease_token`,
+      [owner, leaseMs, ogId],
+    );
+    return taken && { ogId, owner, token: taken.lease_token };
+  }
+
+  async renewLease(lease: Lease, leaseMs: number): Promise<boolean> {
+    const changed = await this.adapter.db.run(
+      `UPDATE og_groups SET lease_until = ${this.adapter.dialect.now} + ? WHERE og_id = ? AND lease_token = ? AND lease_owner = ?`,
+      [leaseMs, lease.ogId, lease.token, lease.owner],
+    );
+    return changed === 1;
+  }
+
+  async releaseGroup(lease: Lease): Promise<void> {
+    // The release time doubles as "last worked on", so the least recently worked group goes next.
+    await this.adapter.db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} WHERE og_id = ? AND lease_token = ?`, [
+      lease.ogId,
+      lease.token,
+    ]);
+  }
+
+  async claimResync(now: number, dueBefore: number): Promise<number | undefined> {
+    const [claimed] = await this.adapter.db.all<{ og_id: number }>(
+      `UPDATE og_groups SET resynced_at = ?
+       WHERE og_id = (SELECT og_id FROM og_groups WHERE deleted = 0 AND coalesce(resynced_at, 0) < ?
+                      ORDER BY coalesce(resynced_at, 0), og_id LIMIT 1 ${this.adapter.dialect.skipLocked('og_groups')})
+       RETURNING og_id`,
+      [now, dueBefore],
+    );
+    return claimed?.og_id;
+  }
+
+  async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
+    // One snapshot for the group, its members and their users.
+    return this.adapter.read(async (db) => {
+      const [group] = await db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
+      if (!group) return undefined;
+      const members = await db.all<MemberRow>(
+        `SELECT * FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
+        [ogId, now, memberLimit],
+      );
+      return {
+        group: groupRecord(group),
+        members: members.map(memberRecord),
+        users: await usersOf(this.adapter, db, members.map((m) => m.uid)),
+      };
+    });
+  }
+
+  async markForReconcile(ogId: number): Promise<number> {
+    return this.adapter.write(async (db) => {
+      await this.adapter.lockGroupWriters(db, ogId);
+      const [group] = await db.all<{ og_id: number }>(`SELECT og_id FROM og_groups WHERE og_id = ? ${this.adapter.dialect.forUpdate}`, [ogId]);
+      if (!group) return 0;
+      // Re-marking an item keeps what its events already achieved (synced_seq): only the work is new.
+      const seq = await this.adapter.nextSeq(db);
+      await db.run(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
+      await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
+      return 1;
+    });
+  }
+
+  // ---- sync results, fenced by the lease ---------------------------------------------------------
+
+  /**
+   * Runs result writes in one transaction only while the lease's token is the group's. The check
+   * locks the group row until commit, so no claim comes between it and the writes. `takesSeq`
+   * first waits for the group's other writers, for writes that take a sequence number.
+   */
+  private fenced<T>(lease: Lease, write: (db: Db) => Promise<T>, { takesSeq = false } = {}): Promise<T> {
+    return this.adapter.write(async (db) => {
+      if (takesSeq) await this.adapter.lockGroupWriters(db, lease.ogId);
+      const held = await db.all(`SELECT 1 FROM og_groups WHERE og_id = ? AND lease_token = ? ${this.adapter.dialect.forUpdate}`, [
+        lease.ogId,
+        lease.token,
+      ]);
+      if (held.length === 0) throw new LeaseLost(lease);
+      return write(db);
+    });
+  }
+
+  async groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void> {
+    const d = this.adapter.dialect;
+    await this.fenced(lease, (db) =>
+      db.run(
+        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ${d.greatest('synced_seq', BIGINT)}, attempts = 0, next_attempt_at = 0,
+           last_error = NULL, sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
+         WHERE og_id = ?`,
+        [JSON.stringify(civi), now, dirtySeq, dirtySeq, lease.ogId],
+      ),
+    );
+  }
+
+  async groupFailed(lease: Lease, failure: Failure): Promise<void> {
+    await this.fenced(lease, (db) =>
+      db.run(
+        `UPDATE og_groups SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+         WHERE og_id = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
+        [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
+      ),
+    );
+  }
+
+  async membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void> {
+    if (synced.length === 0) return;
+    const d = this.adapter.dialect;
+    const rows = synced.map((m) => ({ uid: m.uid, dirty_seq: m.dirtySeq, member: m.civiMemberStatus ?? null, acl: m.civiAclStatus ?? null }));
+    // One statement for the whole batch. A member is clean only when no change came since the
+    // one the sync worked on (the generation check).
+    await this.fenced(lease, (db) =>
+      db.run(
+        `UPDATE og_members SET civi_member_status = coalesce(r.member, og_members.civi_member_status),
+           civi_acl_status = coalesce(r.acl, og_members.civi_acl_status),
+           synced_seq = ${d.greatest('og_members.synced_seq', 'r.dirty_seq')}, attempts = 0, next_attempt_at = 0, last_error = NULL,
+           sync_state = CASE WHEN og_members.dirty_seq = r.dirty_seq THEN 'clean' ELSE 'dirty' END
+         FROM ${d.rows({ uid: 'int', dirty_seq: 'int', member: 'text', acl: 'text' })} r
+         WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
+        [json(rows), lease.ogId],
+      ),
+    );
+  }
+
+  async memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void> {
+    await this.fenced(lease, (db) =>
+      db.run(
+        `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+         WHERE og_id = ? AND uid = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
+        [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
+      ),
+    );
+  }
+
+  async forgetMemberStatuses(lease: Lease): Promise<void> {
+    await this.fenced(
+      lease,
+      async (db) => {
+        const seq = await this.adapter.nextSeq(db);
+        await db.run(`UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [
+          seq,
+          lease.ogId,
+        ]);
+      },
+      { takesSeq: true },
+    );
+  }
+
+  async setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
+    if (statuses.length === 0) return;
+    const d = this.adapter.dialect;
+    const rows = statuses.map((s) => ({ uid: s.uid, member: s.member ?? null, acl: s.acl ?? null }));
+    await this.fenced(lease, (db) =>
+      db.run(
+        `UPDATE og_members SET civi_member_status = r.member, civi_acl_status = r.acl
+         FROM ${d.rows({ uid: 'int', member: 'text', acl: 'text' })} r
+         WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
+        [json(rows), lease.ogId],
+      ),
+    );
+  }
+
+  async saveContacts(links: ContactLink[]): Promise<void> {
+    if (links.length === 0) return;
+    // One row per uid, the last link winning, in uid order (the lock order).
+    const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
+    const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
+    await this.adapter.write((db) =>
+      db.run(
+        `INSERT INTO users (uid, contact_id, contact_linked)
+         SELECT r.uid, r.contact_id, r.contact_linked FROM ${this.adapter.dialect.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
+         WHERE true ORDER BY r.uid
+         ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
+        [json(rows)],
+      ),
+    );
+  }
+}
+
+/** Locks group rows in og_id order: whoever writes several rows of a group takes this first. */
+async function lockGroups(adapter: Adapter, db: Db, ogIds: number[]): Promise<void> {
+  if (ogIds.length === 0 || adapter.dialect.forUpdate === '') return;
+  await db.all(`SELECT og_id FROM og_groups WHERE ${adapter.dialect.inList('og_id')} ORDER BY og_id ${adapter.dialect.forUpdate}`, [json(ogIds)]);
+}
+
+async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<number, UserRecord>> {
+  const rows = uids.length === 0 ? [] : await db.all<UserRow>(`SELECT * FROM users WHERE ${adapter.dialect.inList('uid')}`, [json(uids)]);
+  const found = new Map(rows.map((row) => [row.uid, row]));
+  return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
+}
+
+/** One profile per uid: a later one's fields win, an absent field keeps the earlier one's. */
+function profilesByUid(users: OgUser[]) {
+  const byUid = new Map<number, { uid: number; email: string | null; first_name: string | null; last_name: string | null }>();
+  for (const u of users) {
+    const known = byUid.get(u.id);
+    byUid.set(u.id, {
+      uid: u.id,
+      email: u.email ?? known?.email ?? null,
+      first_name: u.firstName ?? known?.first_name ?? null,
+      last_name: u.lastName ?? known?.last_name ?? null,
+    });
+  }
+  return [...byUid.values()].sort((a, b) => a.uid - b.uid);
+}
+
+function counts(row: { total: number; dirty: number; dead: number }) {
+  return { total: Number(row.total), dirty: Number(row.dirty), dead: Number(row.dead) };
+}

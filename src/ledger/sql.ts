@@ -1,0 +1,49 @@
+// What the ledger needs of a database: a way to run its statements, and the few places where
+// SQLite and PostgreSQL speak differently. Every statement is written once, in ledger.ts, with
+// `?` placeholders; an adapter (sqlite.ts, postgres.ts) runs it in its own dialect.
+
+/** Runs statements; `?` marks each parameter, in order. */
+export interface Db {
+  all<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a statement; resolves with the number of rows it changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/** The SQL that differs between the two databases. */
+export interface Dialect {
+  /** The database's clock in epoch milliseconds: the one clock every lease is measured on. */
+  readonly now: string;
+  /** A table from one parameter holding a JSON array of objects, with these typed columns. */
+  rows(columns: Readonly<Record<string, 'int' | 'text'>>): string;
+  /** `column` is one of the values of one parameter holding a JSON array of integers. */
+  inList(column: string): string;
+  greatest(a: string, b: string): string;
+  least(a: string, b: string): string;
+  /** Locks the rows a SELECT reads until commit (SQLite needs none: its one writer runs alone). */
+  readonly forUpdate: string;
+  /** Locks the rows of `table` a SELECT reads, passing over rows another transaction holds. */
+  skipLocked(table: string): string;
+}
+
+export interface Adapter {
+  readonly dialect: Dialect;
+  /** Statements outside any transaction. */
+  readonly db: Db;
+  /** Runs work in one write transaction, and again when the database asks for a retry. */
+  write<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Runs reads on one consistent snapshot. */
+  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /**
+   * Waits for the other writers of one OG group before a sequence number is taken, so that a
+   * group's sequence numbers grow in commit order (SQLite: its single writer already does).
+   */
+  lockGroupWriters(db: Db, ogId: number): Promise<void>;
+  /** A sequence number newer than every event, taken from the events' own counter. */
+  nextSeq(db: Db): Promise<number>;
+  /** Creates or updates the schema; the versions applied now. */
+  migrate(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** A JSON array parameter for `Dialect.rows` and `Dialect.inList`. */
+export const json = (value: unknown): string => JSON.stringify(value);
