@@ -6,7 +6,9 @@
 //   3. sync: a snapshot of M members into an empty CiviCRM emulator, worker running:
 //      members synced per second, CiviCRM requests (per 1,000 members, per member), and
 //      the same for a second identical snapshot;
-//   4. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
+//   4. ledger (bench/ledger.ts): a 10,000-member snapshot accept, and operator reads over a log of
+//      1,000,000 settled events, on SQLite and PostgreSQL side by side;
+//   5. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase).
@@ -15,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { buildApp } from '../src/app.js';
 import { htmlToText } from '../src/events/html-text.js';
+import { ledgerBench } from './ledger.js';
 import type { OgEvent } from '../src/events/model.js';
 import type { Store } from '../src/ledger/store.js';
 import { createMetrics } from '../src/metrics.js';
@@ -258,6 +261,7 @@ htmlBench();
 const intakeRate = await intakeBench();
 const storeRate = await storeBench();
 const synced = await syncBench();
+await ledgerBench(section, fmt);
 section('ratios', [
   ['intake / direct store accept', `${fmt(intakeRate / storeRate, 2)} (HTTP, signature and validation on top of the store at concurrency ${CONCURRENCY})`],
   ['sync / intake', `${fmt(synced.membersPerSecond / intakeRate, 2)} members synced per event taken in`],

@@ -54,15 +54,16 @@ FROM (
 }
 
 /**
- * The events that can be anything but done: those that changed an item not clean now.
- * Found from the unclean items (few, and indexed), not by visiting the whole log.
+ * The events that can be anything but done: those that changed an item not clean now. Driven
+ * from the unclean items (few, and found through the sync_state indexes) to their targets
+ * (through the (og_id, uid) index), never by visiting the whole log.
  */
 export const UNSETTLED_EVENTS = `
-  SELECT t.event_seq FROM og_members m JOIN event_targets t ON t.og_id = m.og_id AND t.uid = m.uid
-  WHERE m.sync_state <> 'clean'
+  SELECT t.event_seq FROM event_targets t
+  WHERE (t.og_id, t.uid) IN (SELECT og_id, uid FROM og_members WHERE sync_state IN ('dirty', 'dead'))
   UNION
-  SELECT t.event_seq FROM og_groups g JOIN event_targets t ON t.og_id = g.og_id
-  WHERE g.sync_state <> 'clean'`;
+  SELECT t.event_seq FROM event_targets t
+  WHERE t.og_id IN (SELECT og_id FROM og_groups WHERE sync_state IN ('dirty', 'dead'))`;
 
 /** The newest `limit` events. */
 export function newestEvents(limit: number): string {

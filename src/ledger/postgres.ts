@@ -60,7 +60,7 @@ function queries(client: Pick<PoolClient, 'query'>): Db {
   };
 }
 
-class PostgresAdapter implements Adapter {
+export class PostgresAdapter implements Adapter {
   readonly dialect = POSTGRES;
   readonly db: Db;
   readonly pool: pg.Pool;

@@ -23,7 +23,7 @@ const SQLITE: Dialect = {
  * the statements outside them wait their turn too. Other processes on the file wait for the
  * writer's lock (busy_timeout).
  */
-class SqliteAdapter implements Adapter {
+export class SqliteAdapter implements Adapter {
   readonly dialect = SQLITE;
   readonly db: Db;
   readonly #sqlite: Database.Database;
