@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
 import type { StoreAvailability } from '../ledger/availability.js';
-import type { Store } from '../ledger/store.js';
+import type { EventLog, LedgerReads, OperatorQueries, WorkQueue } from '../ledger/store.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { HttpProblem, sendProblem, toProblem } from './problems.js';
@@ -23,7 +23,7 @@ export interface SyncControl {
 
 export interface AdminOptions {
   token: string | undefined;
-  store: Store;
+  store: EventLog & OperatorQueries & LedgerReads & Pick<WorkQueue, 'markForReconcile'>;
   availability: StoreAvailability;
   intake: Intake;
   version: string;

@@ -2,13 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { StoreAvailability } from '../ledger/availability.js';
-import type { Store } from '../ledger/store.js';
+import type { EventLog, OperatorQueries } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
 import type { SyncControl } from './admin.js';
 import type { Intake } from './intake.js';
 
 export interface HealthOptions {
-  store: Store;
+  store: Pick<EventLog, 'checkWritable'> & Pick<OperatorQueries, 'workCounts'>;
   availability: StoreAvailability;
   intake: Intake;
   metrics: Metrics;

@@ -2,7 +2,7 @@
 import { Refused } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import type { StoreAvailability } from '../ledger/availability.js';
-import type { Store } from '../ledger/store.js';
+import type { EventLog } from '../ledger/store.js';
 import { timed, type Metrics } from '../metrics.js';
 import { HttpProblem } from './problems.js';
 
@@ -12,7 +12,7 @@ export interface Accepted {
 }
 
 export interface IntakeOptions {
-  store: Store;
+  store: EventLog;
   metrics: Metrics;
   availability: StoreAvailability;
   /** Accepts in flight beyond which new ones are turned away with 429. */

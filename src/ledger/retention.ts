@@ -4,10 +4,10 @@
 // never pruned: it is what the events added up to.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { Store } from './store.js';
+import type { EventLog } from './store.js';
 
 export interface RetentionOptions {
-  store: Store;
+  store: Pick<EventLog, 'pruneEvents'>;
   retentionMs: number;
   metrics?: Metrics;
   logger?: Logger;

@@ -211,6 +211,9 @@ export interface SyncResults {
   saveContacts(links: ContactLink[]): Promise<void>;
 }
 
+/** What the reconcilers use: the work queue, the ledger as it stands, and their results. */
+export type SyncStore = WorkQueue & LedgerReads & SyncResults;
+
 /** The whole store, as start-up opens it; each caller depends on the roles it uses. */
 export interface Store extends EventLog, OperatorQueries, LedgerReads, WorkQueue, SyncResults {
   /** Creates or updates the schema; returns the versions applied now. */

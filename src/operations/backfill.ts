@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { Refused } from '../events/admission.js';
 import type { OgEvent } from '../events/model.js';
 import { parseNativeEvent } from '../events/native.js';
-import type { AcceptOutcome, Store } from '../ledger/store.js';
+import type { AcceptOutcome, EventLog } from '../ledger/store.js';
 
 export interface LineProblem {
   line: number;
@@ -47,7 +47,7 @@ export function snapshotEventOf(line: string, defaultAt: Date, receivedAt: numbe
 }
 
 /** Reads every line into the store; lines malformed or refused are reported with their number and skipped. */
-export async function ingestSnapshots(input: Readable, store: Store, defaultAt: Date, onLine?: (s: IntakeSummary) => void) {
+export async function ingestSnapshots(input: Readable, store: Pick<EventLog, 'accept'>, defaultAt: Date, onLine?: (s: IntakeSummary) => void) {
   const summary: IntakeSummary = { groups: 0, members: 0, accepted: 0, duplicates: 0, skipped: [] };
   let lineNo = 0;
   for await (const raw of createInterface({ input, crlfDelay: Infinity })) {

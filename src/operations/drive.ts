@@ -1,6 +1,6 @@
 // Runs the sync until no work is left, reporting progress, and tallies what became of it.
 import type { CiviHealthView } from '../civicrm/health.js';
-import type { Store } from '../ledger/store.js';
+import type { OperatorQueries } from '../ledger/store.js';
 import type { SyncOutcome } from '../sync/worker.js';
 import { describeProgress, type ProgressLine, type ProgressSample } from './progress.js';
 
@@ -52,7 +52,7 @@ export const OUTAGE_NOTICE_MS = 30_000;
  * `deadline` when the deadline passed first. While CiviCRM is unreachable it says so now and then
  * instead of waiting silently.
  */
-export async function driveToCompletion(store: Store, progress: ProgressLine, options: DriveOptions): Promise<'done' | 'deadline'> {
+export async function driveToCompletion(store: Pick<OperatorQueries, 'workCounts'>, progress: ProgressLine, options: DriveOptions): Promise<'done' | 'deadline'> {
   const { wake, deadlineAt, civicrm, say = () => undefined, tickMs = 250 } = options;
   const sample = async (): Promise<ProgressSample> => ({ at: Date.now(), work: await store.workCounts() });
   const first = await sample();

@@ -1,7 +1,7 @@
 // Reconcile against CiviCRM's real state: read what is there, compare with the ledger,
 // repair the difference. OG is the source of truth for synced groups.
 import { randomUUID } from 'node:crypto';
-import type { Lease, Store } from '../ledger/store.js';
+import type { Lease, SyncStore } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
 import type { AuditReport, Reconciler } from './reconciler.js';
 
@@ -27,7 +27,7 @@ const LEASE_WAIT_MS = 15_000;
 
 /** Audits one group; false when the group is unknown, 'busy' when the worker holds it. */
 export async function reconcileGroup(
-  store: Store,
+  store: SyncStore,
   reconciler: Reconciler,
   ogId: number,
   dryRun: boolean,
@@ -57,7 +57,7 @@ export async function reconcileGroup(
 }
 
 /** A worker holds a group for one batch at a time: wait a little for it to let go. */
-async function waitForLease(store: Store, ogId: number, owner: string): Promise<Lease | undefined> {
+async function waitForLease(store: SyncStore, ogId: number, owner: string): Promise<Lease | undefined> {
   const giveUpAt = Date.now() + LEASE_WAIT_MS;
   for (;;) {
     const lease = await store.leaseGroup(ogId, owner, LEASE_MS);

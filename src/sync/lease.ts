@@ -3,7 +3,7 @@
 // through `fencedClient`, which stops before the next call once the lease is lost, so two
 // holders are never inside one group's plan at once.
 import type { CiviClient } from '../civicrm/client.js';
-import { LeaseLost, type Lease, type Store } from '../ledger/store.js';
+import { LeaseLost, type Lease, type WorkQueue } from '../ledger/store.js';
 
 /** What the sync needs of a CiviCRM client. */
 export type CiviApi = Pick<CiviClient, 'call' | 'batch' | 'getAll' | 'version'>;
@@ -13,7 +13,7 @@ export class HeldLease {
 
   constructor(
     readonly lease: Lease,
-    private readonly store: Store,
+    private readonly store: Pick<WorkQueue, 'renewLease'>,
     private readonly leaseMs: number,
   ) {}
 

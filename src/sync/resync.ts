@@ -3,13 +3,13 @@
 // period, this finds drift made by hand in CiviCRM even when nothing happens to the group in OG.
 // Replicas share the work through the store: each group is taken by one of them per interval.
 import type { Logger } from 'pino';
-import type { Store } from '../ledger/store.js';
+import type { OperatorQueries, SyncStore } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
 import { reconcileGroup, type ReconcileReport } from './audit.js';
 import type { Reconciler } from './reconciler.js';
 
 export interface ResyncOptions {
-  store: Store;
+  store: SyncStore & Pick<OperatorQueries, 'workCounts'>;
   reconciler: Reconciler;
   intervalMs: number;
   metrics?: Metrics;

@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
-import { LeaseLost, type Failure, type GroupRecord, type GroupWork, type Lease, type Store } from '../ledger/store.js';
+import { LeaseLost, type Failure, type GroupRecord, type GroupWork, type Lease, type SyncStore } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
 
 export interface WorkerOptions {
-  store: Store;
+  store: SyncStore;
   reconciler: Reconciler;
   concurrency: number;
   logger?: Logger;
