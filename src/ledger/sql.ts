@@ -1,6 +1,10 @@
 // What the ledger needs of a database: a way to run its statements, and the few places where
 // SQLite and PostgreSQL speak differently. Every statement is written once, in ledger.ts, with
 // `?` placeholders; an adapter (sqlite.ts, postgres.ts) runs it in its own dialect.
+//
+// Plain shared SQL rather than a query builder: the two databases already agree on nearly all
+// of it (ON CONFLICT upserts, RETURNING, UPDATE … FROM, FILTER, row values), the statements stay
+// readable and greppable as the SQL that runs, and the differences fit in one small interface.
 
 /** Runs statements; `?` marks each parameter, in order. */
 export interface Db {
