@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { OgEvent } from './events/model.js';
+import { AccessLog } from './http/access-log.js';
 import { adminRoutes, type SyncControl } from './http/admin.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
@@ -56,6 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     clientErrorHandler,
     frameworkErrors,
+    logController: new AccessLog(),
   });
   // Sockets past this many are closed as they connect, before they cost a parser or a request.
   fastify.server.maxConnections = config.http.maxConnections;

@@ -53,7 +53,11 @@ describe('request URLs in the log', () => {
     const res = await app.fastify.inject({ url: `/admin/status?token=${ADMIN_TOKEN}` });
     expect(res.statusCode).toBe(401);
     expect(log.raw()).not.toContain(ADMIN_TOKEN);
-    expect(log.lines.find((l) => l.msg === 'incoming request')).toMatchObject({ req: { url: '/admin/status?[redacted]' } });
+    expect(log.lines.filter((l) => l.msg === 'request completed')).toEqual([
+      expect.objectContaining({ req: expect.objectContaining({ url: '/admin/status?[redacted]' }), res: { statusCode: 401 } }),
+    ]);
+    // One line per request at info: the arrival is logged at debug only.
+    expect(log.lines.filter((l) => l.msg === 'incoming request')).toEqual([]);
   });
 
   it('other URLs are logged as they came; admin paths keep their path', () => {
