@@ -20,6 +20,7 @@ function counting(inner: Adapter): { adapter: Adapter; count: () => number } {
     dialect: inner.dialect,
     db: wrap(inner.db),
     write: (work) => inner.write((db) => work(wrap(db))),
+    retryable: (error) => inner.retryable(error),
     read: (work) => inner.read((db) => work(wrap(db))),
     lockGroupWriters: (db, ogId) => inner.lockGroupWriters(db, ogId),
     nextSeq: (db) => inner.nextSeq(db),
@@ -85,5 +86,36 @@ describe.each(ADAPTERS)('statements per write (%s)', (_name, make) => {
     const large = await costs(2_000);
     expect(large).toEqual(small);
     expect(small.accept).toBeLessThanOrEqual(12);
+  });
+});
+
+describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
+  it('commits accepts that arrive together in one transaction; one that fails fails alone, a duplicate is a duplicate', async () => {
+    const inner = await make();
+    let writes = 0;
+    // An event the database refuses in the middle of a batch (as a broken row would).
+    const poisoned = (db: Db): Db => ({
+      all: (sql, params) => (params?.[0] === 'poison' ? Promise.reject(new Error('refused by the database')) : db.all(sql, params)),
+      run: (sql, params) => db.run(sql, params),
+    });
+    const adapter: Adapter = { ...counting(inner).adapter, write: (work) => (writes++, inner.write((db) => work(poisoned(db)))) };
+    const ledger = new Ledger(adapter);
+    cleanups.unshift(() => ledger.close());
+    await ledger.migrate();
+    writes = 0;
+
+    const events = Array.from({ length: 40 }, (_, i) => ogEvent(
+      { type: 'og.membership.created', groupId: 1 + (i % 5), member: members(1, 100 + i)[0]! },
+      Date.now(),
+      i === 7 ? 'poison' : i === 9 || i === 29 ? 'twice' : `event-${i}`, // a redelivery: the same id, the same group
+    ));
+    const outcomes = await Promise.allSettled(events.map((event) => ledger.accept(event)));
+    expect(writes).toBeLessThan(5);
+    expect(outcomes[7]).toMatchObject({ status: 'rejected', reason: new Error('refused by the database') });
+    expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value === 'accepted')).toHaveLength(38);
+    expect(outcomes[29]).toEqual({ status: 'fulfilled', value: 'duplicate' });
+    expect((await ledger.eventCounts()).accepted).toBe(38);
+    expect((await ledger.listEvents({ limit: 100 })).map((e) => e.id)).not.toContain('poison');
+    expect((await ledger.members(3)).map((m) => m.uid)).not.toContain(107);
   });
 });

@@ -45,7 +45,23 @@ import {
 
 const BIGINT = 'CAST(? AS BIGINT)';
 
+const COUNTER_SHARDS = 16;
+
+/** Accepts committed together at most; more wait for the next commit. */
+const MAX_BATCH = 64;
+
+interface QueuedAccept {
+  event: OgEvent;
+  changes: LedgerChanges;
+  resolve(outcome: AcceptOutcome): void;
+  reject(error: unknown): void;
+}
+
 export class Ledger implements Store {
+  /** Accepts waiting for the commit in flight to end. */
+  #queue: QueuedAccept[] = [];
+  #committing = false;
+
   constructor(protected readonly adapter: Adapter) {}
 
   migrate(): Promise<number[]> {
@@ -58,26 +74,94 @@ export class Ledger implements Store {
 
   // ---- event log and admission --------------------------------------------------------------
 
+  /**
+   * Group commit: accepts that arrive while a commit is in flight join the next one, so a burst
+   * costs one transaction (and one fsync) per batch, not per event. Each accept resolves only
+   * once the transaction holding it has committed.
+   */
   async accept(event: OgEvent): Promise<AcceptOutcome> {
     admit(event);
     const changes = ledgerChangesOf(event.change);
-    return this.adapter.write(async (db) => {
-      await this.adapter.lockGroupWriters(db, changes.ogId);
-      const [inserted] = await db.all<{ seq: number }>(
-        `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING RETURNING seq`,
-        [event.id, event.source, event.change.type, event.occurredAt, event.receivedAt, JSON.stringify(event.change)],
-      );
-      if (!inserted) return 'duplicate';
-      await this.applyChanges(db, changes, event.occurredAt, inserted.seq);
-      // Accepted all time, on one of 16 rows (by seq), so that accepts do not queue on one row.
-      await db.run(
-        `INSERT INTO event_counter (shard, accepted) VALUES (${BIGINT} % 16, 1)
-         ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + 1`,
-        [inserted.seq],
-      );
-      return 'accepted';
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ event, changes, resolve, reject });
+      if (!this.#committing) void this.#commitQueued();
     });
+  }
+
+  async #commitQueued(): Promise<void> {
+    this.#committing = true;
+    try {
+      while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, MAX_BATCH));
+    } finally {
+      this.#committing = false;
+    }
+  }
+
+  /**
+   * One transaction for a batch, its groups in ascending order (the lock order), each group's
+   * events in the order they came. An event that fails fails alone: it is rolled back to its
+   * savepoint and the others commit; a failure the database asks to retry runs the batch again.
+   */
+  async #commit(batch: QueuedAccept[]): Promise<void> {
+    const ordered = [...batch].sort((a, b) => a.changes.ogId - b.changes.ogId);
+    let results: Array<{ outcome: AcceptOutcome } | { error: unknown }>;
+    try {
+      results = await this.adapter.write(async (db) => {
+        const out: Array<{ outcome: AcceptOutcome } | { error: unknown }> = [];
+        for (const queued of ordered) out.push(await this.#acceptOne(db, queued, ordered.length > 1));
+        await this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
+        return out;
+      });
+    } catch (error) {
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    ordered.forEach((queued, i) => {
+      const result = results[i]!;
+      if ('error' in result) queued.reject(result.error);
+      else queued.resolve(result.outcome);
+    });
+  }
+
+  async #acceptOne(db: Db, queued: QueuedAccept, isolate: boolean): Promise<{ outcome: AcceptOutcome } | { error: unknown }> {
+    if (!isolate) return { outcome: await this.#record(db, queued.event, queued.changes) };
+    await db.run('SAVEPOINT accept_one');
+    try {
+      const outcome = await this.#record(db, queued.event, queued.changes);
+      await db.run('RELEASE SAVEPOINT accept_one');
+      return { outcome };
+    } catch (error) {
+      await db.run('ROLLBACK TO SAVEPOINT accept_one');
+      await db.run('RELEASE SAVEPOINT accept_one');
+      if (this.adapter.retryable(error)) throw error;
+      return { error };
+    }
+  }
+
+  /** Records one event and its ledger effect, in the caller's transaction. */
+  async #record(db: Db, event: OgEvent, changes: LedgerChanges): Promise<AcceptOutcome> {
+    await this.adapter.lockGroupWriters(db, changes.ogId);
+    const [inserted] = await db.all<{ seq: number }>(
+      `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING RETURNING seq`,
+      [event.id, event.source, event.change.type, event.occurredAt, event.receivedAt, JSON.stringify(event.change)],
+    );
+    if (!inserted) return 'duplicate';
+    await this.applyChanges(db, changes, event.occurredAt, inserted.seq);
+    return 'accepted';
+  }
+
+  /**
+   * Counts a batch's accepted events, last in its transaction (the lock order), on one of 16
+   * rows taken at random, so that replicas committing at once seldom queue on one row.
+   */
+  async #countAccepted(db: Db, accepted: number): Promise<void> {
+    if (accepted === 0) return;
+    await db.run(
+      `INSERT INTO event_counter (shard, accepted) VALUES (?, ${BIGINT})
+       ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + excluded.accepted`,
+      [Math.floor(Math.random() * COUNTER_SHARDS), accepted],
+    );
   }
 
   /** Writes an event's ledger effect; every item it changed becomes one of its targets. */

@@ -129,8 +129,8 @@ export const migrations: Migration[] = [
     version: 5,
     name: 'accepted-event counter',
     // Events accepted all time, kept in the accept's own transaction: the log itself is pruned,
-    // and counting it would cost its whole length. Spread over shards (by event seq) so that
-    // replicas accepting at once do not queue on one row.
+    // and counting it would cost its whole length. Spread over shards so that replicas
+    // accepting at once do not queue on one row.
     sql: {
       sqlite: `CREATE TABLE event_counter (shard INTEGER PRIMARY KEY, accepted BIGINT NOT NULL);
         INSERT INTO event_counter (shard, accepted) SELECT 0, count(*) FROM events;`,

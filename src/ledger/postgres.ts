@@ -83,6 +83,11 @@ export class PostgresAdapter implements Adapter {
     return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 
+  retryable(error: unknown): boolean {
+    const code = (error as { code?: string }).code;
+    return code !== undefined && RETRYABLE.has(code);
+  }
+
   async lockGroupWriters(db: Db, ogId: number): Promise<void> {
     await db.all('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [groupLock(ogId)]);
   }
@@ -142,8 +147,7 @@ export class PostgresAdapter implements Adapter {
         } catch (rollbackError) {
           broken = rollbackError as Error; // the connection is unusable: the pool discards it
         }
-        const code = (error as { code?: string }).code;
-        if (attempt >= ATTEMPTS || code === undefined || !RETRYABLE.has(code)) throw error;
+        if (attempt >= ATTEMPTS || !this.retryable(error)) throw error;
       } finally {
         client.release(broken);
       }

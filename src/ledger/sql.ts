@@ -35,6 +35,8 @@ export interface Adapter {
   readonly db: Db;
   /** Runs work in one write transaction, and again when the database asks for a retry. */
   write<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Whether a failure is the database asking for the transaction to run again. */
+  retryable(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */
   read<T>(work: (db: Db) => Promise<T>): Promise<T>;
   /**

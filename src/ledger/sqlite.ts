@@ -54,6 +54,11 @@ export class SqliteAdapter implements Adapter {
     return this.#transaction('BEGIN', work);
   }
 
+  retryable(): boolean {
+    // A transaction that holds the write lock (IMMEDIATE) meets no one to wait for.
+    return false;
+  }
+
   async lockGroupWriters(): Promise<void> {
     // The one writer of the file runs alone already.
   }
