@@ -10,13 +10,19 @@
 //      1,000,000 settled events, on SQLite and PostgreSQL side by side;
 //   5. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
+//   0. ingest (bench/ingest.ts): the service and a bare Fastify route side by side, each in its own
+//      process, loaded by autocannon in a third at 1 and 50 connections: events/s, p50/p99 and
+//      server CPU per event, the ratios, a summary line; the figures go to bench/results.json.
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
-// BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase).
+// BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase), BENCH_LOAD_SECONDS (5,
+// each ingest run).
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { buildApp } from '../src/app.js';
 import { htmlToText } from '../src/events/html-text.js';
+import { writeFileSync } from 'node:fs';
+import { ingestBench, type IngestFigures } from './ingest.js';
 import { ledgerBench } from './ledger.js';
 import type { OgEvent } from '../src/events/model.js';
 import type { Store } from '../src/ledger/store.js';
@@ -39,6 +45,7 @@ const EVENTS = bounded('BENCH_EVENTS', 5_000, 1, 100_000);
 const CONCURRENCY = bounded('BENCH_CONCURRENCY', 20, 1, 256);
 const MEMBERS = bounded('BENCH_MEMBERS', 5_000, 1, 50_000);
 const PHASE_MS = bounded('BENCH_PHASE_SECONDS', 120, 5, 1_800) * 1_000;
+const LOAD_SECONDS = bounded('BENCH_LOAD_SECONDS', 5, 1, 120);
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -256,7 +263,35 @@ function htmlBench(): void {
   section('group body text (htmlToText; ×8 is linear, ×64 quadratic)', rows);
 }
 
+/** The ingest table, its ratios and the summary line; the figures are written to bench/results.json. */
+function reportIngest(figures: IngestFigures[]): string {
+  const rows: Array<[string, string]> = figures.map((f) => [
+    `${f.target === 'service' ? 'service' : 'bare Fastify'} · ${f.connections} connection${f.connections === 1 ? '' : 's'}`,
+    `${fmt(f.eventsPerSecond)} events/s · p50 ${fmt(f.p50Ms, 2)} ms · p99 ${fmt(f.p99Ms, 2)} ms · ${fmt(f.cpuMicrosPerEvent)} µs CPU/event` +
+      (f.failed > 0 ? ` · ${fmt(f.failed)} failed` : ''),
+  ]);
+  const pair = (connections: number) => {
+    const service = figures.find((f) => f.target === 'service' && f.connections === connections)!;
+    const bare = figures.find((f) => f.target === 'bare' && f.connections === connections)!;
+    return { service, bare };
+  };
+  for (const connections of [1, 50]) {
+    const { service, bare } = pair(connections);
+    rows.push([
+      `service / bare · ${connections}`,
+      `${fmt(service.eventsPerSecond / bare.eventsPerSecond, 2)} of the throughput, ${fmt(service.cpuMicrosPerEvent / bare.cpuMicrosPerEvent, 1)}× the CPU per event`,
+    ]);
+  }
+  section(`0. ingest: the service (worker syncing to CiviCRM at 2 ms) beside a bare Fastify route, autocannon ${LOAD_SECONDS} s per run`, rows);
+  const at50 = pair(50).service;
+  const at1 = pair(1).service;
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ingest: figures }, null, 2)}\n`);
+  return `ingest: ${fmt(at50.eventsPerSecond)} events/s at 50 connections (p99 ${fmt(at50.p99Ms, 1)} ms, ${fmt(at50.cpuMicrosPerEvent)} µs CPU/event); ` +
+    `1 connection p50 ${fmt(at1.p50Ms, 2)} ms, ${fmt(at1.cpuMicrosPerEvent)} µs CPU/event`;
+}
+
 console.log(`og-civicrm-sync bench · node ${process.version} · ${new Date().toISOString()}`);
+const summary = reportIngest(await ingestBench(LOAD_SECONDS));
 htmlBench();
 const intakeRate = await intakeBench();
 const storeRate = await storeBench();
@@ -268,3 +303,4 @@ section('ratios', [
   ['CiviCRM requests per member', fmt(synced.requestsPerMember, 4)],
   ['API calls per request', fmt(synced.callsPerRequest, 1)],
 ]);
+console.log(`\n${summary}`);

@@ -1,0 +1,48 @@
+// The load generator of bench/ingest.ts, in a process of its own: autocannon posting signed
+// native membership events (Standard Webhooks, a new webhook-id for every request).
+import { createHmac } from 'node:crypto';
+import autocannon from 'autocannon';
+
+const { url, connections, durationSeconds, secret } = JSON.parse(process.argv[2]!) as {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  secret: string;
+};
+const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+let n = 0;
+
+const result = await autocannon({
+  url,
+  connections,
+  duration: durationSeconds,
+  requests: [
+    {
+      method: 'POST',
+      setupRequest(request) {
+        const i = n++;
+        const id = `load-${process.pid}-${i}`;
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const body = JSON.stringify({
+          type: 'og.membership.created',
+          timestamp: new Date().toISOString(),
+          data: { group_id: 1 + (i % 50), user: { id: 1 + (i % 2000), email: `u${i % 2000}@example.org` }, state: 'active', is_admin: false },
+        });
+        const signature = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
+        return {
+          ...request,
+          body,
+          headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` },
+        };
+      },
+    },
+  ],
+});
+process.send!({
+  requests: result.requests.total,
+  perSecond: result.requests.average,
+  p50: result.latency.p50,
+  p99: result.latency.p99,
+  non2xx: result.non2xx,
+  errors: result.errors + result.timeouts,
+});

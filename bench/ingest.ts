@@ -1,0 +1,114 @@
+// Ingest side by side: the service (worker syncing to a CiviCRM emulator answering in 2 ms) and a
+// bare Fastify route answering 202, each in its own process, loaded by the same generator
+// (autocannon, in a process of its own) at 1 and at 50 connections in one run. Server CPU per
+// event is the server process's own process.cpuUsage().
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../test/civicrm-emulator/index.js';
+
+const SECRET = 'whsec_' + Buffer.from('the bench secret of 32 bytes!!!!').toString('base64');
+const HERE = new URL('.', import.meta.url).pathname;
+
+export interface IngestFigures {
+  connections: number;
+  target: 'service' | 'bare';
+  eventsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMicrosPerEvent: number;
+  requests: number;
+  failed: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function spawnTs(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  return fork(join(HERE, file), args, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: Record<string, unknown>) => {
+      if (!(key in message)) return;
+      child.off('message', onMessage);
+      resolve(message as T);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`${key}: the process exited (${code})`)));
+  });
+}
+
+async function cpuMicros(child: ChildProcess): Promise<number> {
+  const reply = nextMessage<{ cpu: NodeJS.CpuUsage }>(child, 'cpu');
+  child.send('cpu');
+  const { cpu } = await reply;
+  return cpu.user + cpu.system;
+}
+
+async function load(url: string, connections: number, durationSeconds: number) {
+  const child = spawnTs('ingest-load.ts', {}, [JSON.stringify({ url, connections, durationSeconds, secret: SECRET })]);
+  const result = await nextMessage<{ requests: number; perSecond: number; p50: number; p99: number; non2xx: number; errors: number }>(child, 'requests');
+  child.kill();
+  return result;
+}
+
+async function measure(target: IngestFigures['target'], child: ChildProcess, url: string, connections: number, seconds: number): Promise<IngestFigures> {
+  const before = await cpuMicros(child);
+  const result = await load(url, connections, seconds);
+  const cpu = (await cpuMicros(child)) - before;
+  return {
+    connections,
+    target,
+    eventsPerSecond: result.perSecond,
+    p50Ms: result.p50,
+    p99Ms: result.p99,
+    cpuMicrosPerEvent: cpu / Math.max(1, result.requests),
+    requests: result.requests,
+    failed: result.non2xx + result.errors,
+  };
+}
+
+export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
+  const emulator = await startEmulator();
+  emulator.faults.latency(2);
+  const dir = mkdtempSync(join(tmpdir(), 'og-sync-ingest-'));
+  const [servicePort, barePort] = [await freePort(), await freePort()];
+  const service = spawnTs('ingest-service.ts', {
+    PORT: String(servicePort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir, 'ledger.sqlite')}`,
+    CIVICRM_URL: emulator.restUrl,
+    CIVICRM_API_KEY: emulator.apiKey,
+    CIVICRM_SITE_KEY: emulator.siteKey,
+    WEBHOOK_SECRETS: SECRET,
+    LOG_LEVEL: 'info',
+    RESYNC_INTERVAL: '0',
+  });
+  const bare = spawnTs('ingest-bare.ts', { PORT: String(barePort) });
+  try {
+    await Promise.all([nextMessage(service, 'ready'), nextMessage(bare, 'ready')]);
+    const figures: IngestFigures[] = [];
+    for (const connections of [1, 50]) {
+      figures.push(await measure('service', service, `http://127.0.0.1:${servicePort}/webhooks/og`, connections, seconds));
+      figures.push(await measure('bare', bare, `http://127.0.0.1:${barePort}/webhooks/og`, connections, seconds));
+    }
+    return figures;
+  } finally {
+    service.kill('SIGTERM');
+    bare.kill('SIGTERM');
+    await Promise.all([new Promise((r) => service.once('exit', r)), new Promise((r) => bare.once('exit', r))]);
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
