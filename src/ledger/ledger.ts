@@ -384,11 +384,24 @@ export class Ledger implements Store {
 
   // ---- work queue: claims, leases, marks --------------------------------------------------------
 
-  async claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
+  claimGroup(owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
+    return this.#claim(this.adapter.db, owner, now, leaseMs);
+  }
+
+  /** A claim and the work it found, in one transaction. */
+  claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined> {
+    return this.adapter.write(async (db) => {
+      const lease = await this.#claim(db, owner, now, leaseMs);
+      const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
+      return lease && work && { lease, work };
+    });
+  }
+
+  async #claim(db: Db, owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
     const d = this.adapter.dialect;
     // Due work is found from the dirty items (indexed), not by visiting every group. Whether a
     // lease holds is the store's clock; `now` (the caller's) only dates retries.
-    const [claimed] = await this.adapter.db.all<{ og_id: number; lease_token: number }>(
+    const [claimed] = await db.all<{ og_id: number; lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
        WHERE og_id = (
          SELECT g.og_id FROM og_groups g
@@ -423,9 +436,13 @@ export class Ledger implements Store {
     return changed === 1;
   }
 
-  async releaseGroup(lease: Lease): Promise<void> {
+  releaseGroup(lease: Lease): Promise<void> {
+    return this.#release(this.adapter.db, lease);
+  }
+
+  async #release(db: Db, lease: Lease): Promise<void> {
     // The release time doubles as "last worked on", so the least recently worked group goes next.
-    await this.adapter.db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} WHERE og_id = ? AND lease_token = ?`, [
+    await db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} WHERE og_id = ? AND lease_token = ?`, [
       lease.ogId,
       lease.token,
     ]);
@@ -442,21 +459,19 @@ export class Ledger implements Store {
     return claimed?.og_id;
   }
 
-  async loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
+  loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
     // One snapshot for the group, its members and their users.
-    return this.adapter.read(async (db) => {
-      const [group] = await db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
-      if (!group) return undefined;
-      const members = await db.all<MemberRow>(
-        `SELECT * FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
-        [ogId, now, memberLimit],
-      );
-      return {
-        group: groupRecord(group),
-        members: members.map(memberRecord),
-        users: await usersOf(this.adapter, db, members.map((m) => m.uid)),
-      };
-    });
+    return this.adapter.read((db) => this.#load(db, ogId, now, memberLimit));
+  }
+
+  async #load(db: Db, ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
+    const [group] = await db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
+    if (!group) return undefined;
+    const members = await db.all<MemberRow>(
+      `SELECT * FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
+      [ogId, now, memberLimit],
+    );
+    return { group: groupRecord(group), members: members.map(memberRecord), users: await usersOf(this.adapter, db, members.map((m) => m.uid)) };
   }
 
   async markForReconcile(ogId: number): Promise<number> {
@@ -514,31 +529,44 @@ export class Ledger implements Store {
   }
 
   async membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void> {
-    if (synced.length === 0) return;
-    const d = this.adapter.dialect;
-    const rows = synced.map((m) => ({ uid: m.uid, dirty_seq: m.dirtySeq, member: m.civiMemberStatus ?? null, acl: m.civiAclStatus ?? null }));
-    // One statement for the whole batch. A member is clean only when no change came since the
-    // one the sync worked on (the generation check).
-    await this.fenced(lease, (db) =>
-      db.run(
-        `UPDATE og_members SET civi_member_status = coalesce(r.member, og_members.civi_member_status),
-           civi_acl_status = coalesce(r.acl, og_members.civi_acl_status),
-           synced_seq = ${d.greatest('og_members.synced_seq', 'r.dirty_seq')}, attempts = 0, next_attempt_at = 0, last_error = NULL,
-           sync_state = CASE WHEN og_members.dirty_seq = r.dirty_seq THEN 'clean' ELSE 'dirty' END
-         FROM ${d.rows({ uid: 'int', dirty_seq: 'int', member: 'text', acl: 'text' })} r
-         WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
-        [json(rows), lease.ogId],
-      ),
-    );
+    if (synced.length > 0) await this.fenced(lease, (db) => this.#membersSynced(db, lease, synced));
   }
 
   async memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void> {
-    await this.fenced(lease, (db) =>
-      db.run(
-        `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
-         WHERE og_id = ? AND uid = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
-        [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
-      ),
+    await this.fenced(lease, (db) => this.#memberFailed(db, lease, uid, failure));
+  }
+
+  /** A batch's results and the release of its lease, in one transaction: one commit per batch. */
+  async finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>): Promise<void> {
+    if (synced.length === 0 && failed.length === 0) return this.releaseGroup(lease);
+    await this.fenced(lease, async (db) => {
+      await this.#membersSynced(db, lease, synced);
+      for (const { uid, failure } of failed) await this.#memberFailed(db, lease, uid, failure);
+      await this.#release(db, lease);
+    });
+  }
+
+  /** One statement for the whole batch. A member is clean only when no change came since the one the sync worked on. */
+  async #membersSynced(db: Db, lease: Lease, synced: MemberSynced[]): Promise<void> {
+    if (synced.length === 0) return;
+    const d = this.adapter.dialect;
+    const rows = synced.map((m) => ({ uid: m.uid, dirty_seq: m.dirtySeq, member: m.civiMemberStatus ?? null, acl: m.civiAclStatus ?? null }));
+    await db.run(
+      `UPDATE og_members SET civi_member_status = coalesce(r.member, og_members.civi_member_status),
+         civi_acl_status = coalesce(r.acl, og_members.civi_acl_status),
+         synced_seq = ${d.greatest('og_members.synced_seq', 'r.dirty_seq')}, attempts = 0, next_attempt_at = 0, last_error = NULL,
+         sync_state = CASE WHEN og_members.dirty_seq = r.dirty_seq THEN 'clean' ELSE 'dirty' END
+       FROM ${d.rows({ uid: 'int', dirty_seq: 'int', member: 'text', acl: 'text' })} r
+       WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
+      [json(rows), lease.ogId],
+    );
+  }
+
+  async #memberFailed(db: Db, lease: Lease, uid: number, failure: Failure): Promise<void> {
+    await db.run(
+      `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
+       WHERE og_id = ? AND uid = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
+      [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
     );
   }
 

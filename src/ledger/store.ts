@@ -185,6 +185,8 @@ export interface WorkQueue {
   renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
   releaseGroup(lease: Lease): Promise<void>;
   loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;
+  /** claimGroup and loadWork in one transaction. */
+  claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined>;
   /**
    * Takes the group re-observed longest ago, if that was before `dueBefore` (or never), and
    * records `now` as its resync time, so that no other replica takes it too.
@@ -203,6 +205,8 @@ export interface SyncResults {
   groupFailed(lease: Lease, failure: Failure): Promise<void>;
   membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void>;
   memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
+  /** A batch's member results and the release of the lease, in one transaction. */
+  finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>): Promise<void>;
   /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
   forgetMemberStatuses(lease: Lease): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */

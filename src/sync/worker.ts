@@ -112,27 +112,29 @@ export class Worker {
   private async lane(): Promise<void> {
     const { store, logger } = this.options;
     while (this.running) {
-      let lease: Lease | undefined;
+      let claimed: { lease: Lease; work: GroupWork } | undefined;
       try {
-        lease = await store.claimGroup(this.owner, this.now(), this.leaseMs);
+        claimed = await store.claimWork(this.owner, this.now(), this.leaseMs, this.memberBatch);
         this.availability.succeeded();
       } catch (error) {
         this.availability.failed(error);
       }
-      if (lease === undefined) {
+      if (claimed === undefined) {
         await this.sleep();
         continue;
       }
+      const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
+      let released = false;
       try {
-        await this.process(held);
+        released = await this.process(held, work);
       } catch (error) {
         if (error instanceof LeaseLost) logger?.warn({ ogId: lease.ogId }, 'lease of OG group lost; leaving the group to whoever holds it now');
         else logger?.error({ err: error, ogId: lease.ogId }, 'sync of OG group failed unexpectedly');
       } finally {
         stopRenewing();
-        await store.releaseGroup(lease).catch(() => undefined);
+        if (!released) await store.releaseGroup(lease).catch(() => undefined);
       }
     }
   }
@@ -150,14 +152,13 @@ export class Worker {
     });
   }
 
-  private async process(held: HeldLease): Promise<void> {
-    const { store, logger } = this.options;
+  /** Syncs one claimed batch; true when its results were recorded with the lease's release. */
+  private async process(held: HeldLease, work: GroupWork): Promise<boolean> {
+    const { logger } = this.options;
     const { ogId } = held.lease;
-    const work = await store.loadWork(ogId, this.now(), this.memberBatch);
-    if (!work) return;
     const reconciler = this.options.reconciler.fenced(held);
     const state = await this.syncGroupIfNeeded(held.lease, reconciler, work);
-    if (!state || work.members.length === 0) return;
+    if (!state || work.members.length === 0) return false;
     const outcomes = await this.syncMembers(reconciler, work, state);
     if (outcomes.some((o) => !o.ok && isGoneGroup(o.error))) {
       // The cached ids name a group deleted in CiviCRM: observe again, which makes it anew and
@@ -165,9 +166,10 @@ export class Worker {
       logger?.warn({ ogId, memberGroupId: state.memberGroupId, aclGroupId: state.aclGroupId }, 'OG group gone from CiviCRM; making it again');
       // Undefined: made anew (or failing as a whole, with its own backoff); the same ids again
       // would mean the refusal was something else, and the members' failures stand.
-      if ((await this.syncGroupIfNeeded(held.lease, reconciler, work, { observe: true })) === undefined) return;
+      if ((await this.syncGroupIfNeeded(held.lease, reconciler, work, { observe: true })) === undefined) return false;
     }
     await this.record(held.lease, work, outcomes);
+    return true;
   }
 
   /** Syncs the group when it is dirty (or, with `observe`, anyway); its CiviCRM state when members may go on. */
@@ -229,6 +231,7 @@ export class Worker {
     }
   }
 
+  /** Records the batch's outcomes and lets the lease go, in one transaction; then reports them. */
   private async record(lease: Lease, work: GroupWork, outcomes: MemberOutcome[]): Promise<void> {
     const { store, logger } = this.options;
     const { ogId } = lease;
@@ -236,26 +239,29 @@ export class Worker {
     const synced = outcomes.flatMap((o) =>
       o.ok ? [{ uid: o.uid, dirtySeq: byUid.get(o.uid)!.dirtySeq, civiMemberStatus: o.member, civiAclStatus: o.acl }] : [],
     );
-    await store.membersSynced(lease, synced);
-    const report = this.options.onOutcome;
-    for (const outcome of outcomes) {
-      const member = byUid.get(outcome.uid)!;
-      if (outcome.ok) {
-        if (!report) continue;
-        const wrote = outcome.member !== undefined || outcome.acl !== undefined;
-        const first = member.civiMemberStatus === undefined && member.civiAclStatus === undefined;
-        report({ kind: 'member', ogId, uid: outcome.uid, result: !wrote ? 'unchanged' : first ? 'created' : 'updated' });
-        continue;
-      }
+    const failed = outcomes.flatMap((o) => {
+      if (o.ok) return [];
+      const member = byUid.get(o.uid)!;
       const failure = {
-        ...(typeof outcome.error === 'string'
-          ? { error: outcome.error }
-          : failureFor(outcome.error, member.attempts, this.backoff, this.now())),
+        ...(typeof o.error === 'string' ? { error: o.error } : failureFor(o.error, member.attempts, this.backoff, this.now())),
         dirtySeq: member.dirtySeq,
       };
-      if (failure.retryAt === undefined) logger?.warn({ ogId, uid: outcome.uid, error: failure.error }, 'membership is dead');
-      await store.memberFailed(lease, outcome.uid, failure);
-      report?.({ kind: 'member', ogId, uid: outcome.uid, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
+      return [{ uid: o.uid, failure }];
+    });
+    await store.finishMembers(lease, synced, failed);
+
+    const report = this.options.onOutcome;
+    for (const { uid, failure } of failed) {
+      if (failure.retryAt === undefined) logger?.warn({ ogId, uid, error: failure.error }, 'membership is dead');
+      report?.({ kind: 'member', ogId, uid, result: failure.retryAt ? 'retry' : 'dead', error: failure.error });
+    }
+    if (!report) return;
+    for (const outcome of outcomes) {
+      if (!outcome.ok) continue;
+      const member = byUid.get(outcome.uid)!;
+      const wrote = outcome.member !== undefined || outcome.acl !== undefined;
+      const first = member.civiMemberStatus === undefined && member.civiAclStatus === undefined;
+      report({ kind: 'member', ogId, uid: outcome.uid, result: !wrote ? 'unchanged' : first ? 'created' : 'updated' });
     }
   }
 }
