@@ -437,7 +437,7 @@ export class Ledger implements Store {
   }
 
   releaseGroup(lease: Lease): Promise<void> {
-    return this.#release(this.adapter.db, lease);
+    return this.adapter.write((db) => this.#release(db, lease), { durable: false });
   }
 
   async #release(db: Db, lease: Lease): Promise<void> {
@@ -494,7 +494,8 @@ export class Ledger implements Store {
    * locks the group row until commit, so no claim comes between it and the writes. `takesSeq`
    * first waits for the group's other writers, for writes that take a sequence number.
    */
-  private fenced<T>(lease: Lease, write: (db: Db) => Promise<T>, { takesSeq = false } = {}): Promise<T> {
+  private fenced<T>(lease: Lease, write: (db: Db) => Promise<T>, { takesSeq = false, durable = false } = {}): Promise<T> {
+    // A sync's results can be redone: they need not wait for the disk (see Adapter.write).
     return this.adapter.write(async (db) => {
       if (takesSeq) await this.adapter.lockGroupWriters(db, lease.ogId);
       const held = await db.all(`SELECT 1 FROM og_groups WHERE og_id = ? AND lease_token = ? ${this.adapter.dialect.forUpdate}`, [
@@ -503,7 +504,7 @@ export class Ledger implements Store {
       ]);
       if (held.length === 0) throw new LeaseLost(lease);
       return write(db);
-    });
+    }, { durable });
   }
 
   async groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void> {
@@ -580,7 +581,8 @@ export class Ledger implements Store {
           lease.ogId,
         ]);
       },
-      { takesSeq: true },
+      // Forgetting must last: members written again into a group made anew depend on it.
+      { takesSeq: true, durable: true },
     );
   }
 
@@ -603,6 +605,7 @@ export class Ledger implements Store {
     // One row per uid, the last link winning, in uid order (the lock order).
     const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
     const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
+    // Redone by looking the users up again if lost: need not wait for the disk.
     await this.adapter.write((db) =>
       db.run(
         `INSERT INTO users (uid, contact_id, contact_linked)
@@ -611,6 +614,7 @@ export class Ledger implements Store {
          ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
         [json(rows)],
       ),
+      { durable: false },
     );
   }
 }

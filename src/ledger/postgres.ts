@@ -75,8 +75,11 @@ export class PostgresAdapter implements Adapter {
     this.db = queries(this.pool);
   }
 
-  write<T>(work: (db: Db) => Promise<T>): Promise<T> {
-    return this.#transaction('BEGIN', work);
+  write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
+    return this.#transaction('BEGIN', durable ? work : async (db) => {
+      await db.run('SET LOCAL synchronous_commit = off');
+      return work(db);
+    });
   }
 
   read<T>(work: (db: Db) => Promise<T>): Promise<T> {

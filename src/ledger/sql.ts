@@ -33,8 +33,14 @@ export interface Adapter {
   readonly dialect: Dialect;
   /** Statements outside any transaction. */
   readonly db: Db;
-  /** Runs work in one write transaction, and again when the database asks for a retry. */
-  write<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs work in one write transaction, and again when the database asks for a retry. With
+   * `durable: false` the commit does not wait for the disk: a crash of the machine (SQLite) or
+   * of the database server (PostgreSQL) may lose it, and any later durable commit makes it
+   * durable too. Only for records a sync can redo: its results and lease releases, never an
+   * event or a claim (fencing tokens must never go back).
+   */
+  write<T>(work: (db: Db) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
   /** Whether a failure is the database asking for the transaction to run again. */
   retryable(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */

@@ -45,9 +45,9 @@ export class SqliteAdapter implements Adapter {
     };
   }
 
-  write<T>(work: (db: Db) => Promise<T>): Promise<T> {
+  write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
     // IMMEDIATE takes the write lock at once: no other process writes between our reads and writes.
-    return this.#transaction('BEGIN IMMEDIATE', work);
+    return this.#transaction('BEGIN IMMEDIATE', work, durable);
   }
 
   read<T>(work: (db: Db) => Promise<T>): Promise<T> {
@@ -99,16 +99,22 @@ export class SqliteAdapter implements Adapter {
     });
   }
 
-  async #transaction<T>(begin: string, work: (db: Db) => Promise<T>): Promise<T> {
+  async #transaction<T>(begin: string, work: (db: Db) => Promise<T>, durable = true): Promise<T> {
     return this.#inTurn(async () => {
-      this.#sqlite.exec(begin);
+      // In WAL mode NORMAL commits without an fsync; the next FULL commit syncs its frames too.
+      if (!durable) this.#sqlite.pragma('synchronous = NORMAL');
       try {
-        const result = await work(this.#direct());
-        this.#sqlite.exec('COMMIT');
-        return result;
-      } catch (error) {
-        if (this.#sqlite.inTransaction) this.#sqlite.exec('ROLLBACK');
-        throw error;
+        this.#sqlite.exec(begin);
+        try {
+          const result = await work(this.#direct());
+          this.#sqlite.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (this.#sqlite.inTransaction) this.#sqlite.exec('ROLLBACK');
+          throw error;
+        }
+      } finally {
+        if (!durable) this.#sqlite.pragma('synchronous = FULL');
       }
     });
   }
