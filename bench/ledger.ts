@@ -1,49 +1,14 @@
 // The ledger on both stores, side by side: a 10,000-member snapshot accepted into an empty store,
 // and what the operator reads cost with 1,000,000 settled events in the log (/admin/status's
 // counts, /metrics's work counts, the pending, dead and done listings).
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import type { OgMember } from '../src/events/model.js';
-import type { Store } from '../src/ledger/store.js';
-import { ogEvent, openTempStore } from '../test/support/app.js';
+import { ogEvent } from '../test/support/app.js';
 import { openPostgresTempStore } from '../test/support/postgres.js';
+import { TEMP_STORES, type StoreKind, type TempStore as Temp } from '../test/support/stores.js';
 
 const SETTLED = 1_000_000;
 const GROUPS = 1_000;
-
-interface Temp {
-  store: Store;
-  dispose(): Promise<void>;
-  /** Runs setup SQL on a connection of its own. */
-  exec(sql: string): Promise<void>;
-}
-
-async function sqlite(): Promise<Temp> {
-  const temp = await openTempStore();
-  return {
-    ...temp,
-    async exec(sql) {
-      const db = new Database(temp.path);
-      db.pragma('busy_timeout = 5000');
-      db.exec(sql);
-      db.close();
-    },
-  };
-}
-
-async function postgres(): Promise<Temp> {
-  const temp = await openPostgresTempStore();
-  return {
-    ...temp,
-    async exec(sql) {
-      const client = new pg.Client({ connectionString: temp.schema.url });
-      await client.connect();
-      await client.query(sql);
-      await client.end();
-    },
-  };
-}
 
 async function ms(work: () => Promise<unknown>, runs = 5): Promise<number> {
   let best = Infinity;
@@ -71,7 +36,7 @@ async function snapshotAccept(open: () => Promise<Temp>): Promise<number> {
 }
 
 /** A log of 1,000,000 settled events over 1,000 clean groups, then a little unsettled work. */
-async function bigLog(temp: Temp, dialect: 'sqlite' | 'postgres'): Promise<void> {
+async function bigLog(temp: Temp, dialect: StoreKind): Promise<void> {
   const series =
     dialect === 'sqlite'
       ? `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${SETTLED}) SELECT i FROM n`
@@ -89,7 +54,7 @@ async function bigLog(temp: Temp, dialect: 'sqlite' | 'postgres'): Promise<void>
   }
 }
 
-async function operatorReads(open: () => Promise<Temp>, dialect: 'sqlite' | 'postgres'): Promise<Record<string, number>> {
+async function operatorReads(open: () => Promise<Temp>, dialect: StoreKind): Promise<Record<string, number>> {
   const temp = await open();
   try {
     await bigLog(temp, dialect);
@@ -111,10 +76,7 @@ export async function ledgerBench(section: (title: string, rows: Array<[string, 
     (t) => t.dispose().then(() => true),
     () => false,
   );
-  const stores: Array<['SQLite' | 'PostgreSQL', () => Promise<Temp>, 'sqlite' | 'postgres']> = [
-    ['SQLite', sqlite, 'sqlite'],
-    ...(pgUp ? [['PostgreSQL', postgres, 'postgres'] as ['PostgreSQL', () => Promise<Temp>, 'postgres']] : []),
-  ];
+  const stores = TEMP_STORES.filter(([, , kind]) => kind === 'sqlite' || pgUp);
   const snapshot: Array<[string, string]> = [];
   for (const [name, open] of stores) snapshot.push([name, `${fmt(await snapshotAccept(open), 0)} ms`]);
   if (!pgUp) snapshot.push(['PostgreSQL', 'skipped: not reachable at TEST_DATABASE_URL']);

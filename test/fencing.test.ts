@@ -1,18 +1,15 @@
 // Workers that cannot step on each other: leases run by the store's clock, whatever each host's
 // clock says, and a worker whose lease was taken stops before its next CiviCRM call. Runs on
 // both stores, with the CiviCRM emulator behind a real CiviClient.
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CiviClient } from '../src/civicrm/client.js';
-import type { Store } from '../src/ledger/store.js';
 import type { HeldLease, CiviApi } from '../src/sync/lease.js';
 import { Reconciler, type ReconcilerOptions } from '../src/sync/reconciler.js';
 import { Worker } from '../src/sync/worker.js';
 import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
-import { ogEvent, openTempStore } from './support/app.js';
+import { ogEvent } from './support/app.js';
 import { ogGroups, statusesOf } from './support/civicrm-view.js';
-import { openPostgresTempStore } from './support/postgres.js';
+import { TEMP_STORES, type TempStore } from './support/stores.js';
 import { waitFor } from './support/wait.js';
 
 /** Who is inside which group's plan right now, across every worker of a test. */
@@ -75,52 +72,14 @@ function noting(civi: CiviClient, watch: Watch, worker: string): CiviApi {
   };
 }
 
-interface TempStore {
-  store: Store;
-  dispose(): Promise<void>;
-  /**
-   * Takes a group's lease from under its holder, on a connection of its own, as another claim
-   * after the holder stalled would: the token moves on and the lease is free for the next claim.
-   */
-  takeLease(ogId: number): Promise<void>;
-}
+/**
+ * Takes a group's lease from under its holder, as another claim after the holder stalled would:
+ * the token moves on and the lease is free for the next claim.
+ */
+const takeLease = (temp: TempStore, ogId: number) =>
+  temp.exec('UPDATE og_groups SET lease_until = 0, lease_token = lease_token + 1 WHERE og_id = ?', [ogId]);
 
-const TAKE = 'UPDATE og_groups SET lease_until = 0, lease_token = lease_token + 1 WHERE og_id = ';
-
-const STORES: Array<[string, () => Promise<TempStore>]> = [
-  [
-    'SQLite',
-    async () => {
-      const temp = await openTempStore();
-      return {
-        ...temp,
-        async takeLease(ogId) {
-          const other = new Database(temp.path);
-          other.pragma('busy_timeout = 5000');
-          other.prepare(`${TAKE}?`).run(ogId);
-          other.close();
-        },
-      };
-    },
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      const temp = await openPostgresTempStore();
-      return {
-        ...temp,
-        async takeLease(ogId) {
-          const other = new pg.Client({ connectionString: temp.schema.url });
-          await other.connect();
-          await other.query(`${TAKE}$1`, [ogId]);
-          await other.end();
-        },
-      };
-    },
-  ],
-];
-
-describe.each(STORES)('fenced leases (%s)', (_name, open) => {
+describe.each(TEMP_STORES)('fenced leases (%s)', (_name, open) => {
   let emulator: CiviEmulator;
   let temp: TempStore;
   const workers: Worker[] = [];
@@ -216,7 +175,7 @@ describe.each(STORES)('fenced leases (%s)', (_name, open) => {
     // The lease runs out under it (as when its host stalls), and a second worker takes the group.
     const stolenAt = Date.now();
     const second = worker('second', w, { leaseMs: 60_000, concurrency: 1 });
-    await temp.takeLease(42);
+    await takeLease(temp, 42);
     second.start();
     await waitFor(() => w.sent.some((s) => s.worker === 'second'), 'the second worker to call CiviCRM');
     emulator.faults.latency(0);
