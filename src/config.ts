@@ -75,8 +75,8 @@ export function loadConfig(env: Env = process.env): Config {
     onGroupDelete: oneOf(env, 'ON_GROUP_DELETE', ['disable', 'delete', 'keep'], 'disable'),
     createMissingContacts: boolean(env, 'CREATE_MISSING_CONTACTS', true),
     syncConcurrency: integer(env, 'SYNC_CONCURRENCY', 4, 1, 64),
-    resyncIntervalMs: duration(env, 'RESYNC_INTERVAL', 24 * 3_600_000, 60_000, true),
-    eventRetentionMs: duration(env, 'EVENT_RETENTION', 30 * 86_400_000, 3_600_000, true),
+    resyncIntervalMs: duration(env, 'RESYNC_INTERVAL', 24 * 3_600_000, 1_000, true),
+    eventRetentionMs: duration(env, 'EVENT_RETENTION', 30 * 86_400_000, 1_000, true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -167,9 +167,9 @@ describe('malformed values', () => {
     ['MAX_CONNECTIONS', '0'],
     ['MAX_CONNECTIONS', 'many'],
     ['DRUPAL_SIGNATURES', 'sha1'],
-    ['RESYNC_INTERVAL', '30s'],
-    ['EVENT_RETENTION', '10m'],
+    ['RESYNC_INTERVAL', '500ms'],
     ['RESYNC_INTERVAL', 'daily'],
+    ['EVENT_RETENTION', '10'],
     ['DRUPAL_SIGNATURES', 'md5,sha256'],
   ];
   for (const [variable, value] of cases) {
@@ -203,12 +203,12 @@ describe('accepted spellings', () => {
     expect([timeout('1500ms'), timeout('45s'), timeout('2m'), timeout('1h'), timeout('1d')]).toEqual([1_500, 45_000, 120_000, 3_600_000, 86_400_000]);
   });
 
-  it('takes EVENT_RETENTION as a duration of an hour or more, and 0 to keep everything', () => {
+  it('takes EVENT_RETENTION as a duration, and 0 to keep everything', () => {
     const retention = (value: string) => loadConfig(env({ EVENT_RETENTION: value })).eventRetentionMs;
     expect([retention('1h'), retention('90d'), retention('0')]).toEqual([3_600_000, 7_776_000_000, 0]);
   });
 
-  it('takes RESYNC_INTERVAL as a duration of a minute or more, and 0 for off', () => {
+  it('takes RESYNC_INTERVAL as a duration of a second or more, and 0 for off', () => {
     const interval = (value: string) => loadConfig(env({ RESYNC_INTERVAL: value })).resyncIntervalMs;
     expect([interval('90s'), interval('15m'), interval('24h'), interval('7d'), interval('0')]).toEqual([90_000, 900_000, 86_400_000, 604_800_000, 0]);
   });
