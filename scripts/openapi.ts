@@ -187,6 +187,14 @@ const MemberRecord = Type.Object({
 
 const GroupState = Type.Object({ group: GroupRecord, members: Type.Array(MemberRecord) });
 
+const nextCursor = (what: string) => Type.Optional(Type.String({ description: `When the page is full: the cursor of the next page (${what})` }));
+const GroupList = Type.Object({ groups: Type.Array(GroupRecord, { description: 'By OG id' }), next_cursor: nextCursor('the last OG id') });
+const MemberList = Type.Object({ members: Type.Array(MemberRecord, { description: 'By uid' }), next_cursor: nextCursor('the last uid') });
+const BulkReplayed = Type.Object({
+  replayed: Type.Integer({ description: 'Dead events put back to pending' }),
+  more: Type.Boolean({ description: 'True when dead events are left: at most 1,000 are replayed per call' }),
+});
+
 const ReconcileReport = Type.Object(
   {
     ogId: Type.Integer(),
@@ -262,6 +270,9 @@ function namedSchemas(): Array<[string, TSchema]> {
     ['GroupRecord', GroupRecord],
     ['MemberRecord', MemberRecord],
     ['GroupState', GroupState],
+    ['GroupList', GroupList],
+    ['MemberList', MemberList],
+    ['BulkReplayed', BulkReplayed],
     ['ReconcileReport', ReconcileReport],
     ['Reconciling', Reconciling],
   ];
@@ -660,6 +671,50 @@ const paths = {
         '400': ref('responses', 'InvalidRequest'),
         '401': ref('responses', 'AdminUnauthorized'),
         '404': problemResponse('No event with this id (`unknown-event`), or ADMIN_TOKEN is unset (`not-found`).'),
+        default: ref('responses', 'Unexpected'),
+      },
+    },
+  },
+  '/admin/events/replay-dead': {
+    post: {
+      ...admin,
+      operationId: 'replayDeadEvents',
+      summary: 'Put every dead event back to be applied',
+      description: 'Replays the dead events, newest first, up to 1,000 per call; `more` says whether to call again.',
+      responses: { '202': { description: 'Replayed', content: json('BulkReplayed') }, ...adminErrors },
+    },
+  },
+  '/admin/groups': {
+    get: {
+      ...admin,
+      operationId: 'listGroups',
+      summary: 'The OG groups the service knows, with their sync state, paged',
+      parameters: [
+        { name: 'state', in: 'query', required: false, description: 'Only groups in this sync state', schema: { type: 'string', enum: ['clean', 'dirty', 'dead'] } },
+        { name: 'q', in: 'query', required: false, description: 'The OG id, or a part of the title (any case)', schema: { type: 'string', maxLength: 255 } },
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        { name: 'cursor', in: 'query', required: false, description: 'The `next_cursor` of the page before', schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+      ],
+      responses: { '200': { description: 'A page of groups', content: json('GroupList') }, '400': ref('responses', 'InvalidRequest'), ...adminErrors },
+    },
+  },
+  '/admin/groups/{ogId}/members': {
+    get: {
+      ...admin,
+      operationId: 'listMembers',
+      summary: "A group's members and their sync state, paged",
+      parameters: [
+        ref('parameters', 'OgId'),
+        { name: 'state', in: 'query', required: false, description: 'Only members in this sync state', schema: { type: 'string', enum: ['clean', 'dirty', 'dead'] } },
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'cursor', in: 'query', required: false, description: 'The `next_cursor` of the page before', schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+      ],
+      responses: {
+        '200': { description: 'A page of members', content: json('MemberList') },
+        '400': ref('responses', 'InvalidRequest'),
+        '401': ref('responses', 'AdminUnauthorized'),
+        '404': problemResponse('No such OG group is known (`unknown-group`), or ADMIN_TOKEN is unset (`not-found`).'),
+        '503': ref('responses', 'StoreUnavailable'),
         default: ref('responses', 'Unexpected'),
       },
     },

@@ -353,6 +353,62 @@ describe('POST /admin/events/{id}/replay', () => {
   });
 });
 
+describe('GET /admin/groups and /admin/groups/{ogId}/members', () => {
+  async function seedGroups() {
+    for (const [id, title] of [[41, 'Chess Club'], [42, 'Go Club'], [43, 'Chess & Go'], [44, 'Bridge']] as const) {
+      expectAnswer(await manual({ ...sampleBody('og.group.created', (d) => ((d.group.id = id), (d.group.title = title), delete d.group.owner)), id: `g-${id}` }), 'accepted', `g-${id}`);
+    }
+    await app.store.groupSynced(await asHolder(app.store, 44), (await app.store.group(44))!.dirtySeq, CIVI, Date.now());
+    for (const uid of [7, 8, 9]) {
+      const body = sampleBody('og.membership.created', (d) => ((d.group_id = 41), (d.user = { id: uid, email: `u${uid}@example.org` })));
+      expectAnswer(await manual({ ...body, id: `m-${uid}` }), 'accepted', `m-${uid}`);
+    }
+  }
+  const get = async (url: string) => {
+    const res = await adminRequest(app, 'GET', url);
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json();
+  };
+
+  it('pages groups by id, filtered by sync state and by title or id', async () => {
+    await seedGroups();
+    const first = await get('/admin/groups?limit=2');
+    expect(first.groups.map((g: { ogId: number }) => g.ogId)).toEqual([41, 42]);
+    expect(first.next_cursor).toBe('42');
+    const rest = await get(`/admin/groups?limit=2&cursor=${first.next_cursor}`);
+    expect(rest.groups.map((g: { ogId: number }) => g.ogId)).toEqual([43, 44]);
+    expect((await get(`/admin/groups?limit=2&cursor=44`))).toEqual({ groups: [] });
+    expect((await get('/admin/groups?q=chess')).groups.map((g: { title: string }) => g.title)).toEqual(['Chess Club', 'Chess & Go']);
+    expect((await get('/admin/groups?q=43')).groups.map((g: { ogId: number }) => g.ogId)).toEqual([43]);
+    expect((await get('/admin/groups?q=100%25')).groups).toEqual([]);
+    expect((await get('/admin/groups?state=clean')).groups.map((g: { ogId: number }) => g.ogId)).toEqual([44]);
+    expectProblem(await adminRequest(app, 'GET', '/admin/groups?state=lost'), 400);
+    expectProblem(await adminRequest(app, 'GET', '/admin/groups?cursor=abc'), 400);
+  });
+
+  it("pages a group's members by uid, filtered by sync state; an unknown group is 404", async () => {
+    await seedGroups();
+    const first = await get('/admin/groups/41/members?limit=2');
+    expect(first.members.map((m: { uid: number }) => m.uid)).toEqual([7, 8]);
+    expect((await get(`/admin/groups/41/members?limit=2&cursor=${first.next_cursor}`)).members.map((m: { uid: number }) => m.uid)).toEqual([9]);
+    expect((await get('/admin/groups/41/members?state=dead')).members).toEqual([]);
+    expect((await get('/admin/groups/41/members?state=dirty')).members).toHaveLength(3);
+    expectProblem(await adminRequest(app, 'GET', '/admin/groups/99/members'), 404);
+  });
+});
+
+describe('POST /admin/events/replay-dead', () => {
+  it('puts every dead event back to pending, and says how many', async () => {
+    const ids = await seedEvents();
+    const res = await adminRequest(app, 'POST', '/admin/events/replay-dead');
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toEqual({ replayed: 1, more: false });
+    expect(await listEvents('?status=dead')).toEqual([]);
+    expect((await listEvents('?status=pending')).map((e) => e.id)).toContain(ids.dead);
+    expect((await adminRequest(app, 'POST', '/admin/events/replay-dead')).json()).toEqual({ replayed: 0, more: false });
+  });
+});
+
 describe('GET /admin/groups/{ogId}', () => {
   it('answers 404 for a group never seen', async () => {
     expectProblem(await adminRequest(app, 'GET', '/admin/groups/42'), 404);

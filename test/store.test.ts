@@ -429,6 +429,27 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('operator listings', () => {
+    it('lists groups after a cursor, by state and by a part of the title or the id; members likewise', async () => {
+      await accept(groupCreated(41, 'Chess Club'), at(0));
+      await accept(groupCreated(42, '100% Go_Club'), at(0));
+      await accept(groupCreated(43, 'chess & go'), at(0));
+      await accept(joined(41, member(ann)), at(1));
+      await accept(joined(41, member(bob)), at(1));
+      await syncAll(43);
+      const ids = async (filter: Parameters<Store['listGroups']>[0]) => (await store.listGroups(filter)).map((g) => g.ogId);
+      expect(await ids({ limit: 2 })).toEqual([41, 42]);
+      expect(await ids({ limit: 2, after: 42 })).toEqual([43]);
+      expect(await ids({ limit: 10, q: 'CHESS' })).toEqual([41, 43]);
+      expect(await ids({ limit: 10, q: '100%' })).toEqual([42]);
+      expect(await ids({ limit: 10, q: 'o_c' })).toEqual([42]);
+      expect(await ids({ limit: 10, q: '43' })).toEqual([43]);
+      expect(await ids({ limit: 10, state: 'clean' })).toEqual([43]);
+      expect((await store.listMembers(41, { limit: 1 })).map((m) => m.uid)).toEqual([7]);
+      expect((await store.listMembers(41, { limit: 10, after: 7, state: 'dirty' })).map((m) => m.uid)).toEqual([8]);
+    });
+  });
+
   describe('retention', () => {
     it('prunes settled events received before the cutoff, oldest first; keeps unsettled ones and the ledger', async () => {
       const old = Date.now() - 40 * 86_400_000;

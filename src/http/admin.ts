@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
 import type { StoreAvailability } from '../ledger/availability.js';
-import type { EventLog, LedgerReads, OperatorQueries, WorkQueue } from '../ledger/store.js';
+import type { EventLog, LedgerReads, OperatorQueries, SyncState, WorkQueue } from '../ledger/store.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { HttpProblem, sendProblem, toProblem } from './problems.js';
@@ -37,6 +37,20 @@ const EventsQuery = Type.Object({
 });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
+const SyncStates = Type.Enum(['clean', 'dirty', 'dead']);
+const GroupsQuery = Type.Object({
+  state: Type.Optional(SyncStates),
+  q: Type.Optional(Type.String({ maxLength: 255 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,15}$' })),
+});
+const MembersQuery = Type.Object({
+  state: Type.Optional(SyncStates),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,15}$' })),
+});
+/** Dead events replayed by one bulk replay at most; the answer says whether more are left. */
+const BULK_REPLAY_LIMIT = 1000;
 const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
@@ -101,11 +115,35 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     return more ? { events, next_cursor: events.at(-1)!.id } : { events };
   });
 
+  app.post('/admin/events/replay-dead', async (_request, reply) => {
+    const dead = await store.listEvents({ status: 'dead', limit: BULK_REPLAY_LIMIT });
+    for (const event of dead) await store.replay(event.id);
+    if (dead.length > 0) sync?.wake();
+    const left = dead.length === BULK_REPLAY_LIMIT ? (await store.listEvents({ status: 'dead', limit: 1 })).length > 0 : false;
+    return reply.code(202).send({ replayed: dead.length, more: left });
+  });
+
   app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     if (!(await store.replay(id))) throw new HttpProblem(404, 'unknown-event', `no event with id ${id}`);
     sync?.wake();
     return reply.code(202).send({ id, status: 'pending' });
+  });
+
+  app.get('/admin/groups', { schema: { querystring: GroupsQuery } }, async (request) => {
+    const query = request.query as { state?: SyncState; q?: string; limit?: number; cursor?: string };
+    const limit = query.limit ?? 50;
+    const groups = await store.listGroups({ state: query.state, q: query.q, limit, after: query.cursor === undefined ? undefined : Number(query.cursor) });
+    return groups.length === limit ? { groups, next_cursor: String(groups.at(-1)!.ogId) } : { groups };
+  });
+
+  app.get('/admin/groups/:ogId/members', { schema: { params: GroupParams, querystring: MembersQuery } }, async (request) => {
+    const { ogId } = request.params as { ogId: number };
+    const query = request.query as { state?: SyncState; limit?: number; cursor?: string };
+    if (!(await store.group(ogId))) throw unknownGroup(ogId);
+    const limit = query.limit ?? 100;
+    const members = await store.listMembers(ogId, { state: query.state, limit, after: query.cursor === undefined ? undefined : Number(query.cursor) });
+    return members.length === limit ? { members, next_cursor: String(members.at(-1)!.uid) } : { members };
   });
 
   app.get('/admin/groups/:ogId', { schema: { params: GroupParams } }, async (request) => {

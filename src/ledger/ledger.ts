@@ -39,6 +39,7 @@ import {
   type MemberRecord,
   type MemberSynced,
   type Store,
+  type SyncState,
   type UserRecord,
   type WorkCounts,
 } from './store.js';
@@ -361,6 +362,40 @@ export class Ledger implements Store {
     const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
     const rows = await db.all<EventRow>(`SELECT * FROM (${sql}) statuses ${where} ORDER BY seq DESC LIMIT ?`, [...(statuses ?? []), filter.limit]);
     return rows.map(eventSummary);
+  }
+
+  async listGroups(filter: { state?: SyncState; q?: string; limit: number; after?: number }): Promise<GroupRecord[]> {
+    const where = ['og_id > ?'];
+    const params: unknown[] = [filter.after ?? 0];
+    if (filter.state !== undefined) {
+      where.push('sync_state = ?');
+      params.push(filter.state);
+    }
+    const q = filter.q?.trim();
+    if (q) {
+      const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      if (/^[1-9]\d{0,14}$/.test(q)) {
+        where.push("(og_id = ? OR lower(coalesce(title, '')) LIKE ? ESCAPE '\\')");
+        params.push(Number(q), pattern);
+      } else {
+        where.push("lower(coalesce(title, '')) LIKE ? ESCAPE '\\'");
+        params.push(pattern);
+      }
+    }
+    const rows = await this.adapter.db.all<GroupRow>(`SELECT * FROM og_groups WHERE ${where.join(' AND ')} ORDER BY og_id LIMIT ?`, [
+      ...params,
+      filter.limit,
+    ]);
+    return rows.map(groupRecord);
+  }
+
+  async listMembers(ogId: number, filter: { state?: SyncState; limit: number; after?: number }): Promise<MemberRecord[]> {
+    const state = filter.state === undefined ? '' : 'AND sync_state = ?';
+    const rows = await this.adapter.db.all<MemberRow>(
+      `SELECT * FROM og_members WHERE og_id = ? AND uid > ? ${state} ORDER BY uid LIMIT ?`,
+      [ogId, filter.after ?? 0, ...(filter.state === undefined ? [] : [filter.state]), filter.limit],
+    );
+    return rows.map(memberRecord);
   }
 
   // ---- ledger reads ---------------------------------------------------------------------------

@@ -161,6 +161,13 @@ export interface OperatorQueries {
    * settled events (`status: 'done'`); an unknown one gives nothing.
    */
   listEvents(filter: { status?: 'pending' | 'dead' | 'done'; limit: number; before?: string }): Promise<EventSummary[]>;
+  /**
+   * OG groups by id, after `after`: of one sync state, and/or matching `q` (the OG id, or a part of
+   * the title in any case).
+   */
+  listGroups(filter: { state?: SyncState; q?: string; limit: number; after?: number }): Promise<GroupRecord[]>;
+  /** A group's members by uid, after `after`, of one sync state. */
+  listMembers(ogId: number, filter: { state?: SyncState; limit: number; after?: number }): Promise<MemberRecord[]>;
 }
 
 /** The desired state as it stands. */
