@@ -61,7 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   // Sockets past this many are closed as they connect, before they cost a parser or a request.
   fastify.server.maxConnections = config.http.maxConnections;
-  const availability = deps.storeAvailability ?? new StoreAvailability(deps.logger);
+  const availability =
+    deps.storeAvailability ?? new StoreAvailability(deps.logger, { onFailure: () => metrics.storeErrors.inc() });
   const intake = new Intake({ store, metrics, availability, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
 
   installProblemHandlers(fastify);

@@ -29,6 +29,27 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    storeErrors: new Counter({
+      name: 'og_sync_store_errors_total',
+      help: 'Store calls that failed (connection lost, disk full, database down)',
+      registers,
+    }),
+    storeUp: new Gauge({
+      name: 'og_sync_store_up',
+      help: '1 while the store takes reads and writes, 0 during an outage',
+      registers,
+    }),
+    civiRequestLatency: new Histogram({
+      name: 'og_sync_civicrm_request_seconds',
+      help: 'Time of one HTTP request to CiviCRM (a multi-call counts once), failed ones included',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    civiUp: new Gauge({
+      name: 'og_sync_civicrm_up',
+      help: '1 when CiviCRM answered the last call (the first is the version check at start-up), 0 when it was unreachable or refused the key',
+      registers,
+    }),
     civiCalls: new Counter({
       name: 'og_sync_civicrm_calls_total',
       help: 'CiviCRM API calls by entity, action and outcome (ok, error, retryable)',

@@ -45,7 +45,7 @@ export async function serve(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const store = await storeOrExit(config.database, (applied) => logger.info({ applied }, 'store schema migrated'));
   const metrics = createMetrics({ defaultMetrics: true });
-  const storeAvailability = new StoreAvailability(logger);
+  const storeAvailability = new StoreAvailability(logger, { onFailure: () => metrics.storeErrors.inc() });
   const sync = createSync(config, store, { metrics, logger, availability: storeAvailability });
   const retention = new Retention({ store, retentionMs: config.eventRetentionMs, metrics, logger });
   const { fastify, intake } = await buildApp({

@@ -397,6 +397,19 @@ describe('failures', () => {
     await c.call('Group', 'get').catch(() => undefined);
     expect(seen).toEqual(['Group.get:ok', 'Group.create:error', 'Group.get:retryable']);
   });
+
+  it('times each HTTP request once, a multi-call as one and a refused connection too', async () => {
+    const timings: number[] = [];
+    const c = client(AJAX, { onRequest: (seconds) => timings.push(seconds) });
+    civi.api = () => ok([]);
+    await c.call('Group', 'get');
+    await c.batch([['Group', 'get', {}], ['Contact', 'get', {}]]);
+    const closed = new CiviClient({ url: 'http://127.0.0.1:1/civicrm/ajax/rest', apiKey: API_KEY, siteKey: SITE_KEY, auth: 'legacy', onRequest: (s) => timings.push(s) });
+    clients.push(closed);
+    await closed.call('Group', 'create').catch(() => undefined);
+    expect(timings).toHaveLength(3);
+    for (const seconds of timings) expect(seconds).toBeGreaterThanOrEqual(0);
+  });
 });
 
 describe('batch', () => {

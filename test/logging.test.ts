@@ -88,16 +88,22 @@ describe('a store outage', () => {
     const status = await adminRequest(app, 'GET', '/admin/status');
     expect(status.statusCode).toBe(503);
     expect(status.json().detail).toContain('ECONNREFUSED 127.0.0.1:5432 (driver detail)');
+    // Prometheus still gets its answer, and it says the store is down.
+    const metrics = await app.fastify.inject({ url: '/metrics' });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body).toMatch(/^og_sync_store_up 0$/m);
+    expect(metrics.body).toMatch(/^og_sync_store_errors_total 43$/m);
 
     broken.down = false;
     expect((await postNative(app, nativeBody('og.group.deleted', { group: { id: 42 } }))).statusCode).toBe(202);
     const status2 = await adminRequest(app, 'GET', '/admin/status');
     expect(status2.json().store).toEqual({ available: true, since: null, lastError: null });
+    expect((await app.fastify.inject({ url: '/metrics' })).body).toMatch(/^og_sync_store_up 1$/m);
 
     const errors = log.lines.filter((l) => (l.level as number) >= ERROR);
     expect(errors).toEqual([expect.objectContaining({ msg: 'store unavailable', error: 'connect ECONNREFUSED 127.0.0.1:5432 (driver detail)' })]);
     expect(log.raw()).not.toContain('"stack"');
-    expect(log.lines.filter((l) => l.msg === 'store available again')).toEqual([expect.objectContaining({ failures: 42 })]);
+    expect(log.lines.filter((l) => l.msg === 'store available again')).toEqual([expect.objectContaining({ failures: 43 })]);
     await owner.close();
   });
 });
@@ -111,7 +117,7 @@ describe('StoreAvailability', () => {
       info: (fields: object, msg: string) => said.push(['info', msg, fields]),
     };
     let now = Date.UTC(2026, 11, 2, 10, 0, 0);
-    const availability = new StoreAvailability(logger, 30_000, () => now);
+    const availability = new StoreAvailability(logger, { summaryEveryMs: 30_000, now: () => now });
     expect(availability.view()).toEqual({ available: true, since: null, lastError: null });
     for (let second = 0; second < 100; second++) {
       availability.failed(new Error(`refused ${second}`));

@@ -34,12 +34,16 @@ describe('with the rig', () => {
     await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
     for (const uid of [7, 8, 9]) await rig.send('og.membership.created', member(uid), at(1));
     const { body } = await waitFor(async () => {
+      const down = /^og_sync_civicrm_up 0$/m.test(await rig.metrics.registry.metrics());
       const status = await rig.admin('GET', '/admin/status');
-      return (status.body.civicrm as { reachable: boolean }).reachable === false && status;
-    }, 'the outage to show in /admin/status');
+      return down && (status.body.civicrm as { reachable: boolean }).reachable === false && status;
+    }, 'the outage to show in /metrics and /admin/status');
     expect(body.dead).toBe(0);
     await rig.settle('the sync after the outage');
     for (const uid of [7, 8, 9]) expect(statusesOf(rig.emulator, 42, uid).member).toBe('Added');
+    const metrics = await rig.metrics.registry.metrics();
+    expect(metrics).toMatch(/^og_sync_civicrm_up 1$/m);
+    expect(Number(/^og_sync_civicrm_request_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(1);
     expect((await rig.admin('GET', '/admin/events?status=dead')).body.events).toEqual([]);
     // Backoff, not a busy loop: a handful of attempts per second of outage at most.
     expect(rig.emulator.calls.filter((c) => c.isError).length).toBeLessThan(100);

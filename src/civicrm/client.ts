@@ -37,6 +37,8 @@ export interface CiviClientOptions {
   connections?: number;
   /** Called once per API call (each slot of a batch counts as one), for metrics. */
   onCall?: (entity: string, action: string, outcome: 'ok' | 'error' | 'retryable', error?: CiviError) => void;
+  /** Called once per HTTP request, answered or not, with how long it took. */
+  onRequest?: (seconds: number) => void;
 }
 
 /** One API answer. Field values stay as CiviCRM sent them (mostly strings). */
@@ -73,6 +75,7 @@ export class CiviClient {
   readonly #redact: (text: string) => string;
   readonly #timeoutMs: number;
   readonly #onCall: CiviClientOptions['onCall'];
+  readonly #onRequest: CiviClientOptions['onRequest'];
   #version: Promise<string> | undefined;
 
   constructor(opts: CiviClientOptions) {
@@ -82,6 +85,7 @@ export class CiviClient {
     this.#multiCall = servesMultiCall(url);
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#onCall = opts.onCall;
+    this.#onRequest = opts.onRequest;
     this.#redact = secretRedactor([opts.apiKey, opts.siteKey]);
     // X-Requested-With is sent in both modes: CRM_Utils_REST::ajax refuses requests
     // without it ("SECURITY ALERT"); only versions with isWebServiceRequest() let an
@@ -227,16 +231,21 @@ export class CiviClient {
   }
 
   async #post(body: string): Promise<Reply> {
-    // One signal covers connecting, sending and reading the whole body.
-    const { statusCode, headers, body: reply } = await this.#pool.request({
-      path: this.#path,
-      method: 'POST',
-      headers: this.#headers,
-      body,
-      signal: AbortSignal.timeout(this.#timeoutMs),
-    });
-    const type = headers['content-type'];
-    return { status: statusCode, type: (Array.isArray(type) ? type[0] : type) ?? '', text: await reply.text() };
+    const started = performance.now();
+    try {
+      // One signal covers connecting, sending and reading the whole body.
+      const { statusCode, headers, body: reply } = await this.#pool.request({
+        path: this.#path,
+        method: 'POST',
+        headers: this.#headers,
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      const type = headers['content-type'];
+      return { status: statusCode, type: (Array.isArray(type) ? type[0] : type) ?? '', text: await reply.text() };
+    } finally {
+      this.#onRequest?.((performance.now() - started) / 1000);
+    }
   }
 
   /** Turns one envelope into a result or an error, and counts it. */

@@ -36,11 +36,19 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const work = await store.workCounts();
-    metrics.dirtyItems.set({ kind: 'group' }, work.groups.dirty);
-    metrics.dirtyItems.set({ kind: 'member' }, work.members.dirty);
-    metrics.deadItems.set({ kind: 'group' }, work.groups.dead);
-    metrics.deadItems.set({ kind: 'member' }, work.members.dead);
+    try {
+      const work = await store.workCounts();
+      availability.succeeded();
+      metrics.dirtyItems.set({ kind: 'group' }, work.groups.dirty);
+      metrics.dirtyItems.set({ kind: 'member' }, work.members.dirty);
+      metrics.deadItems.set({ kind: 'group' }, work.groups.dead);
+      metrics.deadItems.set({ kind: 'member' }, work.members.dead);
+    } catch (error) {
+      // A store outage is what the operator most needs to see: answer with the rest,
+      // the backlog gauges keeping their last known values.
+      availability.failed(error);
+    }
+    metrics.storeUp.set(availability.view().available ? 1 : 0);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

@@ -24,17 +24,32 @@ interface Outage {
   lastError: string;
 }
 
+export interface StoreAvailabilityOptions {
+  /** How often an ongoing outage is summarized in the log, default 30 s. */
+  summaryEveryMs?: number;
+  now?: () => number;
+  /** Called on every failure, for metrics. */
+  onFailure?: () => void;
+}
+
 export class StoreAvailability {
   #outage: Outage | undefined;
+  private readonly summaryEveryMs: number;
+  private readonly now: () => number;
+  private readonly onFailure: (() => void) | undefined;
 
   constructor(
     private readonly logger?: OutageLogger,
-    private readonly summaryEveryMs = 30_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: StoreAvailabilityOptions = {},
+  ) {
+    this.summaryEveryMs = options.summaryEveryMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+    this.onFailure = options.onFailure;
+  }
 
   /** A store call failed. */
   failed(error: unknown): void {
+    this.onFailure?.();
     const message = error instanceof Error ? error.message : String(error);
     const now = this.now();
     const outage = this.#outage;

@@ -42,15 +42,19 @@ export function createSync(
       metrics?.civiCalls.inc({ entity, action, outcome });
       if (error?.kind === 'transport') {
         health.unreachable(error.message);
+        metrics?.civiUp.set(0);
         // After an outage the server may have been upgraded: read the version again.
         client.forgetVersion();
       } else if (error?.kind === 'auth') {
         // It answers, but not to us: for the operator that is as good as down.
         health.unreachable(error.message);
+        metrics?.civiUp.set(0);
       } else {
         health.answered();
+        metrics?.civiUp.set(1);
       }
     },
+    onRequest: (seconds) => metrics?.civiRequestLatency.observe(seconds),
   });
   // Re-read now and then: an upgrade across 5.64 changes the ACL object_table.
   let versionReadAt = 0;
