@@ -107,6 +107,9 @@ const Counts = Type.Object({ dirty: Type.Integer(), dead: Type.Integer(), total:
 
 const AdminStatus = Type.Object({
   version: Type.String({ description: 'The service version' }),
+  database: Type.Enum(['sqlite', 'postgres'], { description: 'The store in use' }),
+  startedAt: Type.String({ format: 'date-time', description: 'When this process started' }),
+  uptimeSeconds: Type.Integer({ description: 'Seconds since this process started' }),
   accepting: Type.Boolean({ description: 'False while shutting down' }),
   accepted: Type.Integer({ description: 'Events accepted (all time)' }),
   pending: Type.Integer({ description: 'Events whose changes wait to be applied' }),
@@ -220,8 +223,19 @@ const ReconcileReport = Type.Object(
 
 const Reconciling = Type.Object({
   ogId: Type.Integer(),
-  status: Type.Literal('pending'),
+  status: Type.Enum(['pending', 'dry-run'], { description: '`dry-run`: nothing was changed; `pending`: repaired, members being written' }),
   report: Type.Optional(ReconcileReport),
+});
+
+const Activity = Type.Object({
+  minutes: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time', description: "The minute's start" }),
+      accepted: Type.Integer({ description: 'Events this process accepted during the minute' }),
+      backlog: Nullable(Type.Integer(), 'The largest backlog (dirty groups and members) read during the minute; null when none was read'),
+    }),
+    { description: 'The last 60 minutes, oldest first' },
+  ),
 });
 
 // ---- components --------------------------------------------------------------------------
@@ -275,6 +289,7 @@ function namedSchemas(): Array<[string, TSchema]> {
     ['BulkReplayed', BulkReplayed],
     ['ReconcileReport', ReconcileReport],
     ['Reconciling', Reconciling],
+    ['Activity', Activity],
   ];
 }
 
@@ -577,6 +592,23 @@ const paths = {
       },
     },
   },
+  '/console/': {
+    get: {
+      tags: ['admin'],
+      operationId: 'getConsole',
+      summary: 'The operator console, a web page over the operator API',
+      description:
+        'Holds no data: it asks for the ADMIN_TOKEN, keeps it in the tab (sessionStorage) and calls /admin/* with it. Served ' +
+        "with `Content-Security-Policy` (scripts and styles from this origin only), `X-Frame-Options: DENY` and " +
+        '`Referrer-Policy: no-referrer`. Absent (404) while ADMIN_TOKEN is unset.',
+      security: [],
+      responses: {
+        '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } },
+        '404': problemResponse('ADMIN_TOKEN is unset (`not-found`), or the console was not built (`npm run build`).'),
+        default: ref('responses', 'Unexpected'),
+      },
+    },
+  },
   '/openapi.yaml': {
     get: {
       tags: ['health'],
@@ -595,6 +627,17 @@ const paths = {
       operationId: 'getStatus',
       summary: 'Counts of events and work; CiviCRM reachability; version',
       responses: { '200': { description: 'Status', content: json('AdminStatus') }, ...adminErrors },
+    },
+  },
+  '/admin/activity': {
+    get: {
+      ...admin,
+      operationId: 'getActivity',
+      summary: 'The last hour, minute by minute: events accepted and the backlog',
+      description:
+        'Kept in memory by each process (a restart starts afresh). The backlog is read when GET /admin/status or GET /metrics ' +
+        'is asked, so a minute nobody looked at has none.',
+      responses: { '200': { description: 'The last 60 minutes', content: json('Activity') }, ...adminErrors },
     },
   },
   '/admin/events': {
@@ -743,9 +786,14 @@ const paths = {
       description:
         "Reads the group's real state in CiviCRM (every GroupContact row and the ACL chain), repairs the groups and ACL " +
         'records, removes contacts OG does not have in the groups, and marks every membership to be written again. OG is ' +
-        'the source of truth. The report says what was found.',
-      parameters: [ref('parameters', 'OgId')],
+        'the source of truth. The report says what was found. With `dryRun=true` nothing is changed: the answer is 200 ' +
+        'with the differences a reconcile would repair.',
+      parameters: [
+        ref('parameters', 'OgId'),
+        { name: 'dryRun', in: 'query', required: false, description: 'Only report the differences', schema: { type: 'boolean', default: false } },
+      ],
       responses: {
+        '200': { description: 'Dry run: the differences, nothing changed', content: json('Reconciling') },
         '202': { description: 'Reconciled; the members are being written', content: json('Reconciling') },
         '400': ref('responses', 'InvalidRequest'),
         '401': ref('responses', 'AdminUnauthorized'),

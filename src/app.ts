@@ -1,10 +1,12 @@
 // buildApp: the Fastify instance with every route, without listening (tests use inject).
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { Activity } from './activity.js';
 import type { Config } from './config.js';
 import type { OgEvent } from './events/model.js';
 import { AccessLog } from './http/access-log.js';
 import { adminRoutes, type SyncControl } from './http/admin.js';
+import { consoleRoutes } from './http/console.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
 import { clientErrorHandler, frameworkErrors, HttpProblem, installProblemHandlers } from './http/problems.js';
@@ -15,7 +17,7 @@ import type { Store } from './ledger/store.js';
 import type { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
 
-export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles' | 'drupalSignatures' | 'http'>;
+export type AppConfig = Pick<Config, 'webhookSecrets' | 'adminToken' | 'ogGroupBundles' | 'drupalSignatures' | 'http' | 'database'>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -28,6 +30,8 @@ export interface AppDeps {
   maxInFlight?: number;
   /** Shared with the worker, so one outage is logged once; made here when absent. */
   storeAvailability?: StoreAvailability;
+  /** The built console (index.html, app.js, style.css); default dist/console beside this file. */
+  consoleDir?: string;
 }
 
 export interface App {
@@ -36,6 +40,7 @@ export interface App {
 }
 
 const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+const CONSOLE_DIR = fileURLToPath(new URL('./console/', import.meta.url));
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, metrics, sync } = deps;
@@ -63,7 +68,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   fastify.server.maxConnections = config.http.maxConnections;
   const availability =
     deps.storeAvailability ?? new StoreAvailability(deps.logger, { onFailure: () => metrics.storeErrors.inc() });
-  const intake = new Intake({ store, metrics, availability, maxInFlight: deps.maxInFlight, onAccepted: deps.onAccepted });
+  const activity = new Activity();
+  const intake = new Intake({
+    store,
+    metrics,
+    availability,
+    maxInFlight: deps.maxInFlight,
+    onAccepted: (event) => {
+      activity.accepted();
+      deps.onAccepted?.(event);
+    },
+  });
 
   installProblemHandlers(fastify);
   // While closing, requests already in flight finish; new ones on kept-alive connections are turned away.
@@ -89,7 +104,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     intake,
     metrics,
   });
-  await fastify.register(adminRoutes, { token: config.adminToken, store, availability, intake, version: VERSION, sync });
-  await fastify.register(healthRoutes, { store, availability, intake, metrics, openapiPath: OPENAPI_PATH, sync });
+  const startedAt = Date.now();
+  await fastify.register(adminRoutes, {
+    token: config.adminToken,
+    store,
+    availability,
+    intake,
+    version: VERSION,
+    database: config.database.kind,
+    startedAt,
+    activity,
+    sync,
+  });
+  await fastify.register(healthRoutes, { store, availability, intake, metrics, activity, openapiPath: OPENAPI_PATH, sync });
+  if (config.adminToken !== undefined) await fastify.register(consoleRoutes, { root: deps.consoleDir ?? CONSOLE_DIR });
   return { fastify, intake };
 }

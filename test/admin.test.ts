@@ -46,6 +46,7 @@ const ROUTES: Array<['GET' | 'POST', string]> = [
   ['POST', '/admin/events/evt-1/replay'],
   ['GET', '/admin/groups/42'],
   ['POST', '/admin/groups/42/reconcile'],
+  ['GET', '/admin/activity'],
 ];
 
 /** POST /admin/events with a JSON body. */
@@ -106,6 +107,22 @@ describe('authorization', () => {
   });
 });
 
+describe('GET /admin/activity', () => {
+  it('holds the last hour minute by minute: events this replica accepted, and the backlog when read', async () => {
+    await postNative(app, sampleBody('og.group.deleted'), { id: 'evt-a1' });
+    await postNative(app, sampleBody('og.group.deleted'), { id: 'evt-a1' });
+    await postNative(app, sampleBody('og.group.deleted'), { id: 'evt-a2' });
+    await adminRequest(app, 'GET', '/admin/status');
+    const { minutes } = (await adminRequest(app, 'GET', '/admin/activity')).json() as { minutes: Array<{ at: string; accepted: number; backlog: number | null }> };
+    expect(minutes).toHaveLength(60);
+    // The events may straddle a minute's end; the duplicate counts in neither. Both delete one
+    // group: one dirty item, read by GET /admin/status.
+    expect(minutes.reduce((sum, m) => sum + m.accepted, 0)).toBe(2);
+    expect(minutes.map((m) => m.backlog).filter((b) => b !== null)).toEqual([1]);
+    expect(minutes[0]!.backlog).toBeNull();
+  });
+});
+
 describe('GET /admin/status', () => {
   it('reports zero counts, the version and unknown CiviCRM reachability on a fresh store', async () => {
     const res = await adminRequest(app, 'GET', '/admin/status');
@@ -117,6 +134,9 @@ describe('GET /admin/status', () => {
       retrying: 0,
       dead: 0,
       civicrm: { reachable: null },
+      database: 'sqlite',
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      uptimeSeconds: expect.any(Number),
     });
   });
 

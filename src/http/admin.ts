@@ -5,6 +5,7 @@ import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
 import type { StoreAvailability } from '../ledger/availability.js';
 import type { EventLog, LedgerReads, OperatorQueries, SyncState, WorkQueue } from '../ledger/store.js';
+import type { Activity } from '../activity.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { HttpProblem, sendProblem, toProblem } from './problems.js';
@@ -15,10 +16,10 @@ export interface SyncControl {
   wake(): void;
   civicrm(): { reachable: boolean | null; lastContactAt: string | null; version: string | null; lastError: string | null };
   /**
-   * Reads CiviCRM's actual state of the group and repairs it; returns what was found,
-   * undefined for an unknown group, 'busy' while the group is being synced.
+   * Reads CiviCRM's actual state of the group and repairs it (a dry run changes nothing);
+   * returns what was found, undefined for an unknown group, 'busy' while the group is being synced.
    */
-  reconcileGroup(ogId: number): Promise<object | undefined | 'busy'>;
+  reconcileGroup(ogId: number, options?: { dryRun?: boolean }): Promise<object | undefined | 'busy'>;
 }
 
 export interface AdminOptions {
@@ -27,6 +28,10 @@ export interface AdminOptions {
   availability: StoreAvailability;
   intake: Intake;
   version: string;
+  /** The store in use, for the operator's eyes. */
+  database: 'sqlite' | 'postgres';
+  startedAt: number;
+  activity: Activity;
   sync?: SyncControl;
 }
 
@@ -52,9 +57,10 @@ const MembersQuery = Type.Object({
 /** Dead events replayed by one bulk replay at most; the answer says whether more are left. */
 const BULK_REPLAY_LIMIT = 1000;
 const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+const ReconcileQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false })) });
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
-  const { store, availability, intake, sync } = options;
+  const { store, availability, intake, activity, sync } = options;
   const expected = options.token === undefined ? undefined : digest(options.token);
   // POST /admin/events answers like /webhooks/og: the same media types, the same strict decoding.
   keepRawJsonBodies(app);
@@ -80,8 +86,12 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   app.get('/admin/status', async () => {
     const [events, work] = await Promise.all([store.eventCounts(), store.workCounts()]);
     availability.succeeded();
+    activity.backlog(work.groups.dirty + work.members.dirty);
     return {
       version: options.version,
+      database: options.database,
+      startedAt: new Date(options.startedAt).toISOString(),
+      uptimeSeconds: Math.floor((Date.now() - options.startedAt) / 1000),
       accepting: intake.accepting,
       accepted: events.accepted,
       pending: events.pending,
@@ -93,6 +103,8 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
       civicrm: sync?.civicrm() ?? { reachable: null, lastContactAt: null, version: null, lastError: null },
     };
   });
+
+  app.get('/admin/activity', async () => ({ minutes: activity.view() }));
 
   app.post('/admin/events', async (request, reply) => {
     const parsed = parseManualEvent(parseJson(rawBody(request)));
@@ -154,20 +166,24 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     return { group, members };
   });
 
-  app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams } }, async (request, reply) => {
+  app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams, querystring: ReconcileQuery } }, async (request, reply) => {
     const { ogId } = request.params as { ogId: number };
+    const { dryRun = false } = request.query as { dryRun?: boolean };
     if (!sync) {
+      if (dryRun) throw new HttpProblem(503, 'civicrm-unavailable', 'a dry run needs CiviCRM, and this process does not sync', 30);
       if ((await store.markForReconcile(ogId)) === 0) throw unknownGroup(ogId);
       return reply.code(202).send({ ogId, status: 'pending' });
     }
     let report: Awaited<ReturnType<SyncControl['reconcileGroup']>>;
     try {
-      report = await sync.reconcileGroup(ogId);
+      report = await sync.reconcileGroup(ogId, { dryRun });
     } catch (error) {
       throw new HttpProblem(503, 'civicrm-unavailable', `cannot read CiviCRM: ${(error as Error).message}`, 30);
     }
     if (report === undefined) throw unknownGroup(ogId);
     if (report === 'busy') throw new HttpProblem(409, 'group-busy', `OG group ${ogId} is being synced right now; try again shortly`);
+    // A dry run changed nothing: it is an answer, not work under way.
+    if (dryRun) return reply.code(200).send({ ogId, status: 'dry-run', report });
     return reply.code(202).send({ ogId, status: 'pending', report });
   });
 };

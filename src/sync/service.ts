@@ -85,8 +85,9 @@ export function createSync(
   const control: SyncControl = {
     wake: () => worker.wake(),
     civicrm: () => health.view(),
-    async reconcileGroup(ogId) {
-      const report = await reconcileGroup(store, reconciler, ogId, false);
+    async reconcileGroup(ogId, { dryRun = false } = {}) {
+      const report = await reconcileGroup(store, reconciler, ogId, dryRun);
+      if (dryRun) return report;
       if (report && report !== 'busy') countDrift(metrics, report);
       worker.wake();
       return report;

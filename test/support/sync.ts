@@ -17,6 +17,8 @@ export interface RigOptions {
   startWorker?: boolean;
   /** Where the service logs; nowhere when absent. */
   logger?: Logger;
+  /** The built console to serve under /console/. */
+  consoleDir?: string;
 }
 
 export async function startRig(options: RigOptions = {}) {
@@ -42,6 +44,7 @@ export async function startRig(options: RigOptions = {}) {
     logger: options.logger,
     sync: sync.control,
     onAccepted: () => sync.worker.wake(),
+    consoleDir: options.consoleDir,
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
