@@ -1,6 +1,6 @@
 // The Grafana dashboard and the Prometheus alerts in deploy/ ask only for metrics that /metrics
 // exports: a renamed metric would leave an empty panel or an alert that never fires.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createMetrics } from '../src/metrics.js';
@@ -90,5 +90,38 @@ describe('deploy/prometheus/alerts.yml', () => {
     const names = metricNames(alert.expr);
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect(metrics, `${name} in ${alert.expr}`).toContain(name);
+  });
+});
+
+describe('deploy/compose.yaml', () => {
+  const deploy = new URL('../deploy/', import.meta.url);
+  const compose = parse(readFileSync(new URL('compose.yaml', deploy), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string>; volumes?: string[]; build?: string }>;
+  };
+  const scrape = parse(readFileSync(new URL('prometheus/prometheus.yml', deploy), 'utf8')) as {
+    rule_files: string[];
+    scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }>;
+  };
+
+  it('runs two replicas of the image on PostgreSQL, with the settings the service requires', () => {
+    const replicas = Object.entries(compose.services).filter(([, service]) => service.build === '..');
+    expect(replicas.map(([name]) => name)).toEqual(['sync-1', 'sync-2']);
+    for (const [, service] of replicas) {
+      expect(service.environment?.DATABASE_URL).toMatch(/^postgres:\/\//);
+      for (const name of ['CIVICRM_URL', 'CIVICRM_API_KEY', 'CIVICRM_SITE_KEY', 'WEBHOOK_SECRETS', 'ADMIN_TOKEN']) {
+        expect(service.environment?.[name], name).toBeDefined();
+      }
+    }
+  });
+
+  it('mounts files that exist, and Prometheus scrapes both replicas with the alert rules', () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0]!;
+        if (source.startsWith('./')) expect(existsSync(new URL(source, deploy)), source).toBe(true);
+      }
+    }
+    expect(scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets))).toEqual(['sync-1:3000', 'sync-2:3000']);
+    expect(compose.services.prometheus?.volumes).toContain(`./prometheus/alerts.yml:${scrape.rule_files[0]}:ro`);
   });
 });
