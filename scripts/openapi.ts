@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import * as Events from '../src/events/schemas.js';
 import { PROBLEM_TYPE } from '../src/http/problems.js';
 import { BODY_LIMIT } from '../src/http/json-body.js';
+import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from '../src/http/problem-types.js';
 import { VERSION } from '../src/version.js';
 
 type Json = Record<string, unknown>;
@@ -33,11 +34,20 @@ const EpochMs = (description: string) => Type.Integer({ description: `${descript
 
 const Problem = Type.Object(
   {
-    type: Type.String({
-      format: 'uri-reference',
-      description: 'Names the problem: `urn:og-civicrm-sync:problem:<reason>`, e.g. `…:bad-signature`',
-      examples: ['urn:og-civicrm-sync:problem:bad-signature'],
-    }),
+    type: Type.Enum(
+      Object.keys(PROBLEM_TYPES).map(problemTypeUri),
+      {
+        format: 'uri-reference',
+        description:
+          'Names the problem:\n\n' +
+          Object.entries(PROBLEM_TYPES)
+            .map(([name, type]: [string, ProblemType]) =>
+              `- \`${name}\` (${type.status}${type.retryAfterSeconds === undefined ? '' : `, Retry-After ${type.retryAfterSeconds}`}): ${type.description}`,
+            )
+            .join('\n'),
+        examples: [problemTypeUri('bad-signature')],
+      },
+    ),
     title: Type.String({ description: 'The HTTP status phrase', examples: ['Unauthorized'] }),
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     detail: Type.String({ examples: ['message timestamp too old (more than 5 minutes off)'] }),

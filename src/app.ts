@@ -87,7 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     closing = true;
   });
   fastify.addHook('onRequest', async () => {
-    if (closing) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
+    if (closing) throw new HttpProblem('shutting-down', 'the service is shutting down; retry shortly');
   });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({

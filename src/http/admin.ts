@@ -70,16 +70,16 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     const problem = toProblem(error);
     if (problem.status !== 500) return sendProblem(reply, problem);
     availability.failed(error);
-    return sendProblem(reply, new HttpProblem(503, 'store-unavailable', `the store cannot be used: ${error.message}`, 5));
+    return sendProblem(reply, new HttpProblem('store-unavailable', `the store cannot be used: ${error.message}`));
   });
 
   app.addHook('onRequest', async (request) => {
-    if (expected === undefined) throw new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`);
+    if (expected === undefined) throw new HttpProblem('not-found', `no route for ${request.method} ${request.url.split('?')[0]}`);
     const header = request.headers.authorization ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
     // Digests have equal length, so the comparison takes the same time whatever was sent.
     if (token === undefined || !timingSafeEqual(digest(token), expected)) {
-      throw new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <ADMIN_TOKEN>');
+      throw new HttpProblem('unauthorized', 'send Authorization: Bearer <ADMIN_TOKEN>');
     }
   });
 
@@ -108,7 +108,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
 
   app.post('/admin/events', async (request, reply) => {
     const parsed = parseManualEvent(parseJson(rawBody(request)));
-    if (!parsed.ok) throw new HttpProblem(400, 'invalid-event', parsed.detail);
+    if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
     const receivedAt = Date.now();
     const { change, occurredAt, id } = parsed.value;
     const event = { id: id ?? randomUUID(), source: 'og' as const, occurredAt: occurredAt ?? receivedAt, receivedAt, change };
@@ -119,7 +119,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     const query = request.query as { status?: 'dead' | 'pending' | 'done'; limit?: number; cursor?: string };
     const limit = query.limit ?? 100;
     if (query.cursor !== undefined && query.status !== 'done') {
-      throw new HttpProblem(400, 'invalid-request', 'cursor pages through status=done only');
+      throw new HttpProblem('invalid-request', 'cursor pages through status=done only');
     }
     const events = await store.listEvents({ status: query.status, limit, before: query.cursor });
     // The settled log can be long: it is read a page at a time, from the cursor back.
@@ -137,7 +137,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
 
   app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
-    if (!(await store.replay(id))) throw new HttpProblem(404, 'unknown-event', `no event with id ${id}`);
+    if (!(await store.replay(id))) throw new HttpProblem('unknown-event', `no event with id ${id}`);
     sync?.wake();
     return reply.code(202).send({ id, status: 'pending' });
   });
@@ -170,7 +170,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     const { ogId } = request.params as { ogId: number };
     const { dryRun = false } = request.query as { dryRun?: boolean };
     if (!sync) {
-      if (dryRun) throw new HttpProblem(503, 'civicrm-unavailable', 'a dry run needs CiviCRM, and this process does not sync', 30);
+      if (dryRun) throw new HttpProblem('civicrm-unavailable', 'a dry run needs CiviCRM, and this process does not sync');
       if ((await store.markForReconcile(ogId)) === 0) throw unknownGroup(ogId);
       return reply.code(202).send({ ogId, status: 'pending' });
     }
@@ -178,10 +178,10 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     try {
       report = await sync.reconcileGroup(ogId, { dryRun });
     } catch (error) {
-      throw new HttpProblem(503, 'civicrm-unavailable', `cannot read CiviCRM: ${(error as Error).message}`, 30);
+      throw new HttpProblem('civicrm-unavailable', `cannot read CiviCRM: ${(error as Error).message}`);
     }
     if (report === undefined) throw unknownGroup(ogId);
-    if (report === 'busy') throw new HttpProblem(409, 'group-busy', `OG group ${ogId} is being synced right now; try again shortly`);
+    if (report === 'busy') throw new HttpProblem('group-busy', `OG group ${ogId} is being synced right now; try again shortly`);
     // A dry run changed nothing: it is an answer, not work under way.
     if (dryRun) return reply.code(200).send({ ogId, status: 'dry-run', report });
     return reply.code(202).send({ ogId, status: 'pending', report });
@@ -189,7 +189,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
 };
 
 function unknownGroup(ogId: number): HttpProblem {
-  return new HttpProblem(404, 'unknown-group', `no OG group ${ogId} is known`);
+  return new HttpProblem('unknown-group', `no OG group ${ogId} is known`);
 }
 
 function digest(value: string): Buffer {

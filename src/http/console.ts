@@ -38,7 +38,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
 
   if (!existsSync(join(options.root, 'index.html'))) {
     app.get('/console/*', async () => {
-      throw new HttpProblem(404, 'not-found', 'the console is not built: run npm run build');
+      throw new HttpProblem('not-found', 'the console is not built: run npm run build');
     });
     return;
   }

@@ -33,9 +33,9 @@ export class Intake {
   /** Stores the event durably; resolves only after the commit. Throws HttpProblem 429/503. */
   async accept(event: OgEvent): Promise<Accepted> {
     const { store, metrics, availability } = this.options;
-    if (this.closed) throw new HttpProblem(503, 'shutting-down', 'the service is shutting down; retry shortly', 5);
+    if (this.closed) throw new HttpProblem('shutting-down', 'the service is shutting down; retry shortly');
     if (this.inFlight >= this.maxInFlight) {
-      throw new HttpProblem(429, 'overloaded', 'too many deliveries in flight; retry shortly', 1);
+      throw new HttpProblem('overloaded', 'too many deliveries in flight; retry shortly');
     }
     this.inFlight++;
     try {
@@ -45,9 +45,9 @@ export class Intake {
       if (outcome === 'accepted') this.options.onAccepted?.(event);
       return { id: event.id, status: outcome };
     } catch (error) {
-      if (error instanceof Refused) throw new HttpProblem(400, 'invalid-event', error.message);
+      if (error instanceof Refused) throw new HttpProblem('invalid-event', error.message);
       availability.failed(error);
-      throw new HttpProblem(503, 'store-unavailable', 'the event store cannot take writes; retry shortly', 5);
+      throw new HttpProblem('store-unavailable', 'the event store cannot take writes; retry shortly');
     } finally {
       this.inFlight--;
     }

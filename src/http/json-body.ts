@@ -22,7 +22,7 @@ export function keepRawJsonBodies(app: FastifyInstance): void {
 
 /** The body as received; 415 when there is none of a JSON media type. */
 export function rawBody(request: FastifyRequest): Buffer {
-  if (!Buffer.isBuffer(request.body)) throw new HttpProblem(415, 'unsupported-media-type', 'the body must be application/json');
+  if (!Buffer.isBuffer(request.body)) throw new HttpProblem('unsupported-media-type', 'the body must be application/json');
   return request.body;
 }
 
@@ -32,11 +32,11 @@ export function parseJson(raw: Buffer): unknown {
   try {
     text = utf8.decode(raw);
   } catch {
-    throw new HttpProblem(400, 'invalid-json', 'the body is not valid UTF-8');
+    throw new HttpProblem('invalid-json', 'the body is not valid UTF-8');
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new HttpProblem(400, 'invalid-json', 'the body is not valid JSON');
+    throw new HttpProblem('invalid-json', 'the body is not valid JSON');
   }
 }

@@ -2,6 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_TYPES, problemTypeUri, type ProblemName } from './problem-types.js';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
@@ -28,22 +29,28 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** A failure a route throws to answer with a problem document. */
+/** A failure a route throws to answer with a problem document: one of PROBLEM_TYPES, by name. */
 export class HttpProblem extends Error {
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
-    readonly status: number,
-    /** A short slug naming the problem; also the metrics reason label. */
-    readonly reason: string,
+    /** Also the metrics reason label. */
+    readonly reason: ProblemName,
     detail: string,
-    readonly retryAfterSeconds?: number,
+    /** Only for Fastify's own 4xx refusals, which keep the status Fastify chose. */
+    status?: number,
   ) {
     super(detail);
     this.name = 'HttpProblem';
+    const type: { status: number; retryAfterSeconds?: number } = PROBLEM_TYPES[reason];
+    this.status = status ?? type.status;
+    this.retryAfterSeconds = type.retryAfterSeconds;
   }
 }
 
-export function problemOf(status: number, reason: string, detail: string): Problem {
-  return { type: `urn:og-civicrm-sync:problem:${reason}`, title: TITLES[status] ?? 'Error', status, detail };
+export function problemOf(status: number, reason: ProblemName, detail: string): Problem {
+  return { type: problemTypeUri(reason), title: TITLES[status] ?? 'Error', status, detail };
 }
 
 export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyReply {
@@ -60,18 +67,18 @@ export function toProblem(error: FastifyError | HttpProblem): HttpProblem {
 function fromFastifyError(error: FastifyError): HttpProblem {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpProblem(413, 'body-too-large', 'the request body is larger than 1 MiB');
+      return new HttpProblem('body-too-large', 'the request body is larger than 1 MiB');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpProblem(415, 'unsupported-media-type', 'the body must be application/json');
+      return new HttpProblem('unsupported-media-type', 'the body must be application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HttpProblem(400, 'invalid-json', 'the body is empty');
+      return new HttpProblem('invalid-json', 'the body is empty');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new HttpProblem(400, 'invalid-content-length', 'the Content-Length does not match the body');
+      return new HttpProblem('invalid-content-length', 'the Content-Length does not match the body');
   }
-  if (error.validation) return new HttpProblem(400, 'invalid-request', error.message);
-  if (error instanceof SyntaxError || error.statusCode === 400) return new HttpProblem(400, 'invalid-json', 'the body is not valid JSON');
+  if (error.validation) return new HttpProblem('invalid-request', error.message);
+  if (error instanceof SyntaxError || error.statusCode === 400) return new HttpProblem('invalid-json', 'the body is not valid JSON');
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  return new HttpProblem(status, status === 500 ? 'internal' : 'request-error', status === 500 ? 'unexpected error' : error.message);
+  return status === 500 ? new HttpProblem('internal', 'unexpected error') : new HttpProblem('request-error', error.message, status);
 }
 
 /**
@@ -81,10 +88,10 @@ function fromFastifyError(error: FastifyError): HttpProblem {
 export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
-      void sendProblem(reply, new HttpProblem(400, 'bad-url', 'the URL has a malformed percent-escape'));
+      void sendProblem(reply, new HttpProblem('bad-url', 'the URL has a malformed percent-escape'));
       return;
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      void sendProblem(reply, new HttpProblem(414, 'uri-too-long', 'a path segment of the URL is too long'));
+      void sendProblem(reply, new HttpProblem('uri-too-long', 'a path segment of the URL is too long'));
       return;
     default:
       void sendProblem(reply, toProblem(error));
@@ -100,10 +107,10 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const problem =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? new HttpProblem(408, 'request-timeout', 'the request was not received in time')
+      ? new HttpProblem('request-timeout', 'the request was not received in time')
       : error.code === 'HPE_HEADER_OVERFLOW'
-        ? new HttpProblem(431, 'headers-too-large', 'the request headers are too large')
-        : new HttpProblem(400, 'malformed-request', 'the request is not well-formed HTTP/1.1');
+        ? new HttpProblem('headers-too-large', 'the request headers are too large')
+        : new HttpProblem('malformed-request', 'the request is not well-formed HTTP/1.1');
   const body = JSON.stringify(problemOf(problem.status, problem.reason, problem.message));
   if (socket.writable) {
     socket.write(
@@ -124,6 +131,6 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(reply, new HttpProblem('not-found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 }

@@ -36,10 +36,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
   app.post('/webhooks/og', async (request, reply) => {
     const raw = rawBody(request);
     const verdict = verifyNative(request.headers, raw);
-    if (!verdict.ok) throw new HttpProblem(401, 'bad-signature', verdict.detail);
+    if (!verdict.ok) throw new HttpProblem('bad-signature', verdict.detail);
     const id = deliveryId(request.headers['webhook-id'], 'webhook-id');
     const parsed = parseNativeEvent(parseJson(raw));
-    if (!parsed.ok) throw new HttpProblem(400, 'invalid-event', parsed.detail);
+    if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
     const receivedAt = Date.now();
     const { change, occurredAt } = parsed.value;
     return reply.code(202).send(await intake.accept({ id, source: 'og', occurredAt: occurredAt ?? receivedAt, receivedAt, change }));
@@ -51,13 +51,13 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
       { sha256: single(request.headers['x-hub-signature-256']), sha1: single(request.headers['x-hub-signature']) },
       raw,
     );
-    if (!verdict.ok) throw new HttpProblem(401, 'bad-signature', verdict.detail);
+    if (!verdict.ok) throw new HttpProblem('bad-signature', verdict.detail);
     const id = deliveryId(request.headers['x-drupal-delivery'], 'X-Drupal-Delivery');
     const body = parseJson(raw);
     const eventName = single(request.headers['x-drupal-event'])?.trim() || eventOfBody(body);
-    if (!eventName) throw new HttpProblem(400, 'invalid-event', 'missing header X-Drupal-Event');
+    if (!eventName) throw new HttpProblem('invalid-event', 'missing header X-Drupal-Event');
     const translation = translateDrupalDelivery(eventName, body, bundles);
-    if (translation.kind === 'invalid') throw new HttpProblem(400, 'invalid-event', translation.detail);
+    if (translation.kind === 'invalid') throw new HttpProblem('invalid-event', translation.detail);
     if (translation.kind === 'ignored') {
       metrics.events.inc({ source: 'drupal', outcome: 'ignored', reason: '' });
       request.log.debug({ delivery: id, reason: translation.reason }, 'delivery ignored');
@@ -79,9 +79,9 @@ function single(value: string | string[] | undefined): string | undefined {
 
 function deliveryId(value: string | string[] | undefined, header: string): string {
   const id = single(value)?.trim();
-  if (!id) throw new HttpProblem(400, 'missing-delivery-id', `missing header ${header}`);
+  if (!id) throw new HttpProblem('missing-delivery-id', `missing header ${header}`);
   if (id.length > 255 || !/^[\x21-\x7e]+$/.test(id)) {
-    throw new HttpProblem(400, 'invalid-delivery-id', `${header} must be 1 to 255 printable ASCII characters`);
+    throw new HttpProblem('invalid-delivery-id', `${header} must be 1 to 255 printable ASCII characters`);
   }
   return id;
 }

@@ -1,6 +1,7 @@
 // Requests against a test app through inject, and assertions on what a client sees.
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { PROBLEM_TYPES, type ProblemName } from '../../src/http/problem-types.js';
 import { ADMIN_TOKEN, signedDrupal, signedNative, type TestApp } from './app.js';
 
 export type Response = LightMyRequestResponse;
@@ -88,12 +89,15 @@ export function expectProblem(res: Response, status: number, detail?: RegExp): {
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json\b/);
   const problem = res.json() as { type: string; title: string; status: number; detail: string };
   expect(problem).toEqual({
-    // A URI reference naming the kind of problem.
-    type: expect.stringMatching(/^[a-z][a-z0-9+.-]*:\S+$/),
+    // One of the declared problems, with the status it is declared with.
+    type: expect.stringMatching(/^urn:og-civicrm-sync:problem:[a-z-]+$/),
     title: expect.stringMatching(/\S/),
     status,
     detail: expect.stringMatching(/\S/),
   });
+  const name = problem.type.split(':').at(-1)!;
+  expect(Object.keys(PROBLEM_TYPES), problem.type).toContain(name);
+  if (name !== 'request-error') expect(PROBLEM_TYPES[name as ProblemName].status).toBe(status);
   if (detail) expect(problem.detail).toMatch(detail);
   return problem;
 }

@@ -1,0 +1,45 @@
+// Every problem the service answers with, declared once: its HTTP status, how long to wait before
+// a retry where one helps, and what it means. The routes throw them by name; openapi.yaml lists
+// them from here. The name is the last part of the problem's `type` and the metrics reason label.
+
+export interface ProblemType {
+  status: number;
+  /** Sent as Retry-After: the problem passes by itself. */
+  retryAfterSeconds?: number;
+  description: string;
+}
+
+export const PROBLEM_TYPES = {
+  'bad-url': { status: 400, description: 'The URL has a malformed percent-escape.' },
+  'malformed-request': { status: 400, description: 'The request is not well-formed HTTP/1.1 (e.g. Content-Length with Transfer-Encoding).' },
+  'invalid-content-length': { status: 400, description: 'The Content-Length does not match the body.' },
+  'invalid-json': { status: 400, description: 'The body is empty, not strict UTF-8, or not JSON.' },
+  'invalid-event': { status: 400, description: 'The event does not match its schema; the detail names the field.' },
+  'invalid-request': { status: 400, description: 'A path or query parameter is out of range, malformed, or not allowed with the others.' },
+  'missing-delivery-id': { status: 400, description: 'The delivery id header (webhook-id, or the Drupal module\'s delivery header) is missing.' },
+  'invalid-delivery-id': { status: 400, description: 'The delivery id header is not 1 to 255 printable ASCII characters.' },
+  'request-error': { status: 400, description: 'Another refusal of the request by the HTTP framework (the status says which).' },
+  'bad-signature': { status: 401, description: 'The signature is missing, wrong, or too old: check WEBHOOK_SECRETS on both sides.' },
+  unauthorized: { status: 401, description: 'The operator API needs Authorization: Bearer <ADMIN_TOKEN>.' },
+  'not-found': { status: 404, description: 'No such route; /admin/* and /console/ do not exist while ADMIN_TOKEN is unset.' },
+  'unknown-event': { status: 404, description: 'No event with this id is stored (it may have been pruned).' },
+  'unknown-group': { status: 404, description: 'The service has seen no event of this OG group.' },
+  'request-timeout': { status: 408, description: 'The request did not arrive within REQUEST_TIMEOUT.' },
+  'group-busy': { status: 409, description: 'The group is being synced right now; retry shortly.' },
+  'body-too-large': { status: 413, description: 'The body is larger than 1 MiB.' },
+  'uri-too-long': { status: 414, description: 'A path segment of the URL is too long.' },
+  'unsupported-media-type': { status: 415, description: 'The body must be application/json.' },
+  overloaded: { status: 429, retryAfterSeconds: 1, description: 'Too many deliveries in flight at once.' },
+  'headers-too-large': { status: 431, description: 'The request headers are too large.' },
+  internal: { status: 500, description: 'An unexpected failure; the log has the details.' },
+  'store-unavailable': { status: 503, retryAfterSeconds: 5, description: 'The store cannot take writes (database down, disk full); nothing was stored.' },
+  'shutting-down': { status: 503, retryAfterSeconds: 5, description: 'The service is stopping; another replica or the restarted one will answer.' },
+  'civicrm-unavailable': { status: 503, retryAfterSeconds: 30, description: 'CiviCRM could not be read for a reconcile.' },
+} as const satisfies Record<string, ProblemType>;
+
+export type ProblemName = keyof typeof PROBLEM_TYPES;
+
+/** The `type` URI of a problem. */
+export function problemTypeUri(name: string): string {
+  return `urn:og-civicrm-sync:problem:${name}`;
+}
