@@ -1,10 +1,11 @@
 // The operator API under /admin, behind a bearer token. Without ADMIN_TOKEN it does not exist.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
 import type { StoreAvailability } from '../ledger/availability.js';
-import type { EventLog, LedgerReads, OperatorQueries, SyncState, WorkQueue } from '../ledger/store.js';
+import type { EventLog, LedgerReads, OperatorQueries, WorkQueue } from '../ledger/store.js';
 import type { Activity } from '../activity.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
@@ -59,7 +60,9 @@ const BULK_REPLAY_LIMIT = 1000;
 const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 const ReconcileQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false })) });
 
-export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options) => {
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, options) => {
+  // Handlers take their params and query typed from the route's own schemas.
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { store, availability, intake, activity, sync } = options;
   const expected = options.token === undefined ? undefined : digest(options.token);
   // POST /admin/events answers like /webhooks/og: the same media types, the same strict decoding.
@@ -116,7 +119,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   });
 
   app.get('/admin/events', { schema: { querystring: EventsQuery } }, async (request) => {
-    const query = request.query as { status?: 'dead' | 'pending' | 'done'; limit?: number; cursor?: string };
+    const { query } = request;
     const limit = query.limit ?? 100;
     if (query.cursor !== undefined && query.status !== 'done') {
       throw new HttpProblem('invalid-request', 'cursor pages through status=done only');
@@ -136,22 +139,21 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   });
 
   app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     if (!(await store.replay(id))) throw new HttpProblem('unknown-event', `no event with id ${id}`);
     sync?.wake();
     return reply.code(202).send({ id, status: 'pending' });
   });
 
   app.get('/admin/groups', { schema: { querystring: GroupsQuery } }, async (request) => {
-    const query = request.query as { state?: SyncState; q?: string; limit?: number; cursor?: string };
+    const { query } = request;
     const limit = query.limit ?? 50;
     const groups = await store.listGroups({ state: query.state, q: query.q, limit, after: query.cursor === undefined ? undefined : Number(query.cursor) });
     return groups.length === limit ? { groups, next_cursor: String(groups.at(-1)!.ogId) } : { groups };
   });
 
   app.get('/admin/groups/:ogId/members', { schema: { params: GroupParams, querystring: MembersQuery } }, async (request) => {
-    const { ogId } = request.params as { ogId: number };
-    const query = request.query as { state?: SyncState; limit?: number; cursor?: string };
+    const { params: { ogId }, query } = request;
     if (!(await store.group(ogId))) throw unknownGroup(ogId);
     const limit = query.limit ?? 100;
     const members = await store.listMembers(ogId, { state: query.state, limit, after: query.cursor === undefined ? undefined : Number(query.cursor) });
@@ -159,7 +161,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   });
 
   app.get('/admin/groups/:ogId', { schema: { params: GroupParams } }, async (request) => {
-    const { ogId } = request.params as { ogId: number };
+    const { ogId } = request.params;
     const group = await store.group(ogId);
     if (!group) throw unknownGroup(ogId);
     const members = await store.members(ogId);
@@ -167,8 +169,8 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   });
 
   app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams, querystring: ReconcileQuery } }, async (request, reply) => {
-    const { ogId } = request.params as { ogId: number };
-    const { dryRun = false } = request.query as { dryRun?: boolean };
+    const { ogId } = request.params;
+    const { dryRun = false } = request.query;
     if (!sync) {
       if (dryRun) throw new HttpProblem('civicrm-unavailable', 'a dry run needs CiviCRM, and this process does not sync');
       if ((await store.markForReconcile(ogId)) === 0) throw unknownGroup(ogId);
