@@ -24,7 +24,11 @@ export function Events() {
     setConfirming(false);
     list.reload();
   };
-  const replayOne = (id: string) => run(async () => (await api('POST', `/admin/events/${encodeURIComponent(id)}/replay`), `Event ${id} is pending again.`));
+  const replayOne = (id: string) =>
+    run(async () => {
+      await api('POST', `/admin/events/${encodeURIComponent(id)}/replay`);
+      return `Event ${id} is pending again.`;
+    });
   const replayAll = () =>
     run(async () => {
       const answer = await api<{ replayed: number; more: boolean }>('POST', '/admin/events/replay-dead');

@@ -12,7 +12,7 @@ export interface Loaded<T> {
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // `load` is a new closure on every render; what it reads is listed in `deps`.
   const reload = useCallback(() => {
     load().then(
       (value) => {

@@ -242,7 +242,7 @@ const Activity = Type.Object({
     Type.Object({
       at: Type.String({ format: 'date-time', description: "The minute's start" }),
       accepted: Type.Integer({ description: 'Events this process accepted during the minute' }),
-      backlog: Nullable(Type.Integer(), 'The largest backlog (dirty groups and members) read during the minute; null when none was read'),
+      backlog: Nullable(Type.Integer(), 'The largest backlog (dirty groups and members) read during the minute; null when none was read (the process was not running)'),
     }),
     { description: 'The last 60 minutes, oldest first' },
   ),
@@ -645,8 +645,8 @@ const paths = {
       operationId: 'getActivity',
       summary: 'The last hour, minute by minute: events accepted and the backlog',
       description:
-        'Kept in memory by each process (a restart starts afresh). The backlog is read when GET /admin/status or GET /metrics ' +
-        'is asked, so a minute nobody looked at has none.',
+        'Kept in memory by each process (a restart starts afresh). The backlog is read every minute, and whenever ' +
+        'GET /admin/status or GET /metrics is asked.',
       responses: { '200': { description: 'The last 60 minutes', content: json('Activity') }, ...adminErrors },
     },
   },

@@ -41,6 +41,7 @@ export interface App {
 
 const OPENAPI_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 const CONSOLE_DIR = fileURLToPath(new URL('./console/', import.meta.url));
+const BACKLOG_SAMPLE_MS = 60_000;
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, metrics, sync } = deps;
@@ -81,10 +82,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   installProblemHandlers(fastify);
+  // The console's backlog line has a point every minute, whether or not anyone looked.
+  const sampling = setInterval(() => {
+    store.workCounts().then(
+      (work) => activity.backlog(work.groups.dirty + work.members.dirty),
+      (error: unknown) => availability.failed(error),
+    );
+  }, BACKLOG_SAMPLE_MS).unref();
+
   // While closing, requests already in flight finish; new ones on kept-alive connections are turned away.
   let closing = false;
   fastify.addHook('preClose', async () => {
     closing = true;
+    clearInterval(sampling);
   });
   fastify.addHook('onRequest', async () => {
     if (closing) throw new HttpProblem('shutting-down', 'the service is shutting down; retry shortly');
