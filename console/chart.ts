@@ -17,7 +17,7 @@ export function ActivityChart({ minutes }: { minutes: Minute[] }) {
   const last = [...minutes].reverse().find((m) => m.backlog !== null)?.backlog;
   return html`
     <figure class="chart">
-      <svg viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${`${total} events accepted in the last hour; backlog ${last ?? 'not read yet'}`}>
+      <svg viewBox=${`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label=${`${total} events accepted in the last hour; backlog ${last ?? 'not read yet'}`}>
         ${minutes.map((m, i) => {
           const h = (m.accepted / peak) * (H - 4);
           return html`<rect class="bar" x=${i * step + 1} y=${H - h} width=${Math.max(1, step - 2)} height=${h}><title>${`${new Date(m.at).toLocaleTimeString()}: ${m.accepted} accepted`}</title></rect>`;
