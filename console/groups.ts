@@ -61,7 +61,7 @@ export function Groups() {
 
 export function GroupPage({ ogId }: { ogId: number }) {
   const [state, setState] = useState('');
-  const group = useLoad(async () => (await api<{ group: Group }>('GET', `/admin/groups/${ogId}`)).group, [ogId], 5_000);
+  const group = useLoad(() => findGroup(ogId), [ogId], 5_000);
   const membersPath = (cursor: string | undefined) =>
     `/admin/groups/${ogId}/members?${new URLSearchParams({ limit: '100', ...(state && { state }), ...(cursor && { cursor }) })}`;
   const members = usePages<Member>(membersPath, 'members', [ogId, state]);
@@ -101,6 +101,17 @@ export function GroupPage({ ogId }: { ogId: number }) {
       ${members.rows.length === 0 && !members.error && html`<p>No members${state ? ` in state ${state}` : ''}.</p>`}
       ${members.hasMore && html`<button type="button" onClick=${members.loadMore}>More members</button>`}
     </section>`;
+}
+
+/**
+ * One group's record without its members (GET /admin/groups/{ogId} holds every member): the
+ * listing from just before the id, one row long, starts with the group if it exists.
+ */
+async function findGroup(ogId: number): Promise<Group> {
+  const query = new URLSearchParams({ q: String(ogId), limit: '1', ...(ogId > 1 && { cursor: String(ogId - 1) }) });
+  const [group] = (await api<{ groups: Group[] }>('GET', `/admin/groups?${query}`)).groups;
+  if (group?.ogId !== ogId) throw new Error(`No OG group ${ogId} is known to the service.`);
+  return group;
 }
 
 /** Reconcile in two steps: the dry run's differences first, then the repair on confirmation. */

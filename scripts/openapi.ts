@@ -646,7 +646,7 @@ const paths = {
       summary: 'The last hour, minute by minute: events accepted and the backlog',
       description:
         'Kept in memory by each process (a restart starts afresh). The backlog is read every minute, and whenever ' +
-        'GET /admin/status or GET /metrics is asked.',
+        'GET /admin/status is asked.',
       responses: { '200': { description: 'The last 60 minutes', content: json('Activity') }, ...adminErrors },
     },
   },

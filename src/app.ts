@@ -85,7 +85,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // The console's backlog line has a point every minute, whether or not anyone looked.
   const sampling = setInterval(() => {
     store.workCounts().then(
-      (work) => activity.backlog(work.groups.dirty + work.members.dirty),
+      (work) => {
+        availability.succeeded();
+        activity.backlog(work.groups.dirty + work.members.dirty);
+      },
       (error: unknown) => availability.failed(error),
     );
   }, BACKLOG_SAMPLE_MS).unref();
@@ -126,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     activity,
     sync,
   });
-  await fastify.register(healthRoutes, { store, availability, intake, metrics, activity, openapiPath: OPENAPI_PATH, sync });
+  await fastify.register(healthRoutes, { store, availability, intake, metrics, openapiPath: OPENAPI_PATH, sync });
   if (config.adminToken !== undefined) await fastify.register(consoleRoutes, { root: deps.consoleDir ?? CONSOLE_DIR });
   return { fastify, intake };
 }

@@ -1,7 +1,6 @@
 // Liveness, readiness, metrics and the API document: the routes a platform polls.
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Activity } from '../activity.js';
 import type { StoreAvailability } from '../ledger/availability.js';
 import type { EventLog, OperatorQueries } from '../ledger/store.js';
 import type { Metrics } from '../metrics.js';
@@ -13,7 +12,6 @@ export interface HealthOptions {
   availability: StoreAvailability;
   intake: Intake;
   metrics: Metrics;
-  activity: Activity;
   openapiPath: string;
   sync?: SyncControl;
 }
@@ -41,7 +39,6 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
     try {
       const work = await store.workCounts();
       availability.succeeded();
-      options.activity.backlog(work.groups.dirty + work.members.dirty);
       metrics.dirtyItems.set({ kind: 'group' }, work.groups.dirty);
       metrics.dirtyItems.set({ kind: 'member' }, work.members.dirty);
       metrics.deadItems.set({ kind: 'group' }, work.groups.dead);
