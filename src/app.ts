@@ -9,6 +9,7 @@ import { adminRoutes, type SyncControl } from './http/admin.js';
 import { consoleRoutes } from './http/console.js';
 import { healthRoutes } from './http/health.js';
 import { Intake } from './http/intake.js';
+import { registerOpenApi } from './http/openapi.js';
 import { clientErrorHandler, frameworkErrors, HttpProblem, installProblemHandlers } from './http/problems.js';
 import { BODY_LIMIT } from './http/json-body.js';
 import { webhookRoutes } from './http/webhooks.js';
@@ -110,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
   });
 
+  await registerOpenApi(fastify);
   await fastify.register(webhookRoutes, {
     secrets: config.webhookSecrets,
     groupBundles: config.ogGroupBundles,

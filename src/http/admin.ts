@@ -1,6 +1,6 @@
 // The operator API under /admin, behind a bearer token. Without ADMIN_TOKEN it does not exist.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
@@ -9,7 +9,11 @@ import type { EventLog, LedgerReads, OperatorQueries, WorkQueue } from '../ledge
 import type { Activity } from '../activity.js';
 import type { Intake } from './intake.js';
 import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
+import { documentedBody } from './openapi.js';
+import { problemResponses } from './problem-types.js';
 import { HttpProblem, sendProblem, toProblem } from './problems.js';
+import * as Answers from './schemas.js';
+import { ref } from './schemas.js';
 
 /** What the sync side tells the operator API; absent when only intake runs. */
 export interface SyncControl {
@@ -37,28 +41,44 @@ export interface AdminOptions {
 }
 
 const EventsQuery = Type.Object({
-  status: Type.Optional(Type.Enum(['dead', 'pending', 'done'])),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  status: Type.Optional(
+    Type.Enum(['dead', 'pending', 'done'], { description: '`dead`, `pending` (includes events waiting for a retry) or `done`; all when absent' }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'At most this many events' })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'With status=done only: the `next_cursor` of the page before; pages back through the settled log',
+    }),
+  ),
 });
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
-const SyncStates = Type.Enum(['clean', 'dirty', 'dead']);
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255, description: 'The event id' }) });
+const SyncStates = (what: string) => Type.Optional(Type.Enum(['clean', 'dirty', 'dead'], { description: `Only ${what} in this sync state` }));
+const Cursor = Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'The `next_cursor` of the page before' }));
 const GroupsQuery = Type.Object({
-  state: Type.Optional(SyncStates),
-  q: Type.Optional(Type.String({ maxLength: 255 })),
+  state: SyncStates('groups'),
+  q: Type.Optional(Type.String({ maxLength: 255, description: 'The OG id, or a part of the title (any case)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,15}$' })),
+  cursor: Cursor,
 });
 const MembersQuery = Type.Object({
-  state: Type.Optional(SyncStates),
+  state: SyncStates('members'),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,15}$' })),
+  cursor: Cursor,
 });
 /** Dead events replayed by one bulk replay at most; the answer says whether more are left. */
 const BULK_REPLAY_LIMIT = 1000;
-const GroupParams = Type.Object({ ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
-const ReconcileQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false })) });
+const GroupParams = Type.Object({
+  ogId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The OG group id (the Drupal node id of the group)' }),
+});
+const ReconcileQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Only report the differences' })) });
+
+const admin = { tags: ['admin'], security: [{ adminToken: [] }] };
+/** What every operator route may answer besides its own. */
+const ADMIN_PROBLEMS = ['unauthorized', 'not-found', 'store-unavailable'] as const;
+const json = <T extends TSchema>(schema: T, description: string) => ({ description, content: { 'application/json': { schema: ref(schema) } } });
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, options) => {
   // Handlers take their params and query typed from the route's own schemas.
@@ -86,7 +106,13 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     }
   });
 
-  app.get('/admin/status', async () => {
+  const statusSchema = {
+    ...admin,
+    operationId: 'getStatus',
+    summary: 'Counts of events and work; CiviCRM reachability; version',
+    response: { 200: json(Answers.AdminStatus, 'Status'), ...problemResponses(...ADMIN_PROBLEMS) },
+  };
+  app.get('/admin/status', { schema: statusSchema }, async () => {
     const [events, work] = await Promise.all([store.eventCounts(), store.workCounts()]);
     availability.succeeded();
     activity.backlog(work.groups.dirty + work.members.dirty);
@@ -107,9 +133,42 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     };
   });
 
-  app.get('/admin/activity', async () => ({ minutes: activity.view() }));
+  const activitySchema = {
+    ...admin,
+    operationId: 'getActivity',
+    summary: 'The last hour, minute by minute: events accepted and the backlog',
+    description:
+      'Kept in memory by each process (a restart starts afresh). The backlog is read every minute, and whenever ' +
+      'GET /admin/status is asked.',
+    response: { 200: json(Answers.Activity, 'The last 60 minutes'), ...problemResponses(...ADMIN_PROBLEMS) },
+  };
+  app.get('/admin/activity', { schema: activitySchema }, async () => ({ minutes: activity.view() }));
 
-  app.post('/admin/events', async (request, reply) => {
+  const manualEventSchema = {
+    ...admin,
+    operationId: 'postManualEvent',
+    summary: 'Trigger an event by hand (no signature)',
+    description: 'A native event body with optional `timestamp` and `id`. Answers exactly like `POST /webhooks/og`.',
+    ...documentedBody('ManualEvent', {
+      snapshot: {
+        type: 'og.group.snapshot',
+        data: { group: { id: 42, title: 'Chess Club' }, members: [{ user: { id: 7, email: 'ann@example.org' }, state: 'active', is_admin: true }] },
+      },
+    }),
+    response: {
+      202: json(Answers.Accepted, 'Taken: stored durably (`accepted`), or seen before (`duplicate`)'),
+      ...problemResponses(
+        ...ADMIN_PROBLEMS,
+        'invalid-json',
+        'invalid-event',
+        'invalid-content-length',
+        'body-too-large',
+        'unsupported-media-type',
+        'overloaded',
+      ),
+    },
+  };
+  app.post('/admin/events', { schema: manualEventSchema }, async (request, reply) => {
     const parsed = parseManualEvent(parseJson(rawBody(request)));
     if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
     const receivedAt = Date.now();
@@ -118,7 +177,14 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     return reply.code(202).send(await intake.accept(event));
   });
 
-  app.get('/admin/events', { schema: { querystring: EventsQuery } }, async (request) => {
+  const listEventsSchema = {
+    ...admin,
+    operationId: 'listEvents',
+    summary: 'List events, newest first',
+    querystring: EventsQuery,
+    response: { 200: json(Answers.EventList, 'The events'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
+  };
+  app.get('/admin/events', { schema: listEventsSchema }, async (request) => {
     const { query } = request;
     const limit = query.limit ?? 100;
     if (query.cursor !== undefined && query.status !== 'done') {
@@ -130,7 +196,14 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     return more ? { events, next_cursor: events.at(-1)!.id } : { events };
   });
 
-  app.post('/admin/events/replay-dead', async (_request, reply) => {
+  const replayDeadSchema = {
+    ...admin,
+    operationId: 'replayDeadEvents',
+    summary: 'Put every dead event back to be applied',
+    description: 'Replays the dead events, newest first, up to 1,000 per call; `more` says whether to call again.',
+    response: { 202: json(Answers.BulkReplayed, 'Replayed'), ...problemResponses(...ADMIN_PROBLEMS) },
+  };
+  app.post('/admin/events/replay-dead', { schema: replayDeadSchema }, async (_request, reply) => {
     const dead = await store.listEvents({ status: 'dead', limit: BULK_REPLAY_LIMIT });
     for (const event of dead) await store.replay(event.id);
     if (dead.length > 0) sync?.wake();
@@ -138,21 +211,50 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     return reply.code(202).send({ replayed: dead.length, more: left });
   });
 
-  app.post('/admin/events/:id/replay', { schema: { params: IdParams } }, async (request, reply) => {
+  const replaySchema = {
+    ...admin,
+    operationId: 'replayEvent',
+    summary: 'Put a dead (or done) event back to be applied',
+    description: 'Marks every group and membership the event changed to be synced again.',
+    params: IdParams,
+    response: {
+      202: json(Answers.Replayed, 'The event is pending again'),
+      ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-event'),
+    },
+  };
+  app.post('/admin/events/:id/replay', { schema: replaySchema }, async (request, reply) => {
     const { id } = request.params;
     if (!(await store.replay(id))) throw new HttpProblem('unknown-event', `no event with id ${id}`);
     sync?.wake();
     return reply.code(202).send({ id, status: 'pending' });
   });
 
-  app.get('/admin/groups', { schema: { querystring: GroupsQuery } }, async (request) => {
+  const listGroupsSchema = {
+    ...admin,
+    operationId: 'listGroups',
+    summary: 'The OG groups the service knows, with their sync state, paged',
+    querystring: GroupsQuery,
+    response: { 200: json(Answers.GroupList, 'A page of groups'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
+  };
+  app.get('/admin/groups', { schema: listGroupsSchema }, async (request) => {
     const { query } = request;
     const limit = query.limit ?? 50;
     const groups = await store.listGroups({ state: query.state, q: query.q, limit, after: query.cursor === undefined ? undefined : Number(query.cursor) });
     return groups.length === limit ? { groups, next_cursor: String(groups.at(-1)!.ogId) } : { groups };
   });
 
-  app.get('/admin/groups/:ogId/members', { schema: { params: GroupParams, querystring: MembersQuery } }, async (request) => {
+  const listMembersSchema = {
+    ...admin,
+    operationId: 'listMembers',
+    summary: "A group's members and their sync state, paged",
+    params: GroupParams,
+    querystring: MembersQuery,
+    response: {
+      200: json(Answers.MemberList, 'A page of members'),
+      ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group'),
+    },
+  };
+  app.get('/admin/groups/:ogId/members', { schema: listMembersSchema }, async (request) => {
     const { params: { ogId }, query } = request;
     if (!(await store.group(ogId))) throw unknownGroup(ogId);
     const limit = query.limit ?? 100;
@@ -160,7 +262,18 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     return members.length === limit ? { members, next_cursor: String(members.at(-1)!.uid) } : { members };
   });
 
-  app.get('/admin/groups/:ogId', { schema: { params: GroupParams } }, async (request) => {
+  const groupSchema = {
+    ...admin,
+    operationId: 'getGroup',
+    summary: 'What the service knows of an OG group',
+    description: 'Its ledger record (desired state, CiviCRM ids, sync state) and every one of its members.',
+    params: GroupParams,
+    response: {
+      200: json(Answers.GroupState, 'The group and its members'),
+      ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group'),
+    },
+  };
+  app.get('/admin/groups/:ogId', { schema: groupSchema }, async (request) => {
     const { ogId } = request.params;
     const group = await store.group(ogId);
     if (!group) throw unknownGroup(ogId);
@@ -168,7 +281,24 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     return { group, members };
   });
 
-  app.post('/admin/groups/:ogId/reconcile', { schema: { params: GroupParams, querystring: ReconcileQuery } }, async (request, reply) => {
+  const reconcileSchema = {
+    ...admin,
+    operationId: 'reconcileGroup',
+    summary: 'Make CiviCRM match what the service knows, now',
+    description:
+      "Reads the group's real state in CiviCRM (every GroupContact row and the ACL chain), repairs the groups and ACL " +
+      'records, removes contacts OG does not have in the groups, and marks every membership to be written again. OG is ' +
+      'the source of truth. The report says what was found. With `dryRun=true` nothing is changed: the answer is 200 ' +
+      'with the differences a reconcile would repair.',
+    params: GroupParams,
+    querystring: ReconcileQuery,
+    response: {
+      200: json(Answers.Reconciling, 'Dry run: the differences, nothing changed'),
+      202: json(Answers.Reconciling, 'Reconciled; the members are being written'),
+      ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group', 'group-busy', 'civicrm-unavailable'),
+    },
+  };
+  app.post('/admin/groups/:ogId/reconcile', { schema: reconcileSchema }, async (request, reply) => {
     const { ogId } = request.params;
     const { dryRun = false } = request.query;
     if (!sync) {

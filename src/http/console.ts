@@ -1,9 +1,12 @@
 // The operator console: the files `npm run build` bundles into dist/console, served as they are.
 // The page holds no data; it asks the operator API with the token the operator types in.
-import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { problemResponses } from './problem-types.js';
 import { HttpProblem } from './problems.js';
 
 export interface ConsoleOptions {
@@ -24,7 +27,23 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
+const consoleSchema = {
+  tags: ['admin'],
+  operationId: 'getConsole',
+  summary: 'The operator console, a web page over the operator API',
+  description:
+    'Holds no data: it asks for the ADMIN_TOKEN, keeps it in the tab (sessionStorage) and calls /admin/* with it. Served ' +
+    'with `Content-Security-Policy` (scripts and styles from this origin only), `X-Frame-Options: DENY` and ' +
+    '`Referrer-Policy: no-referrer`. Absent (404) while ADMIN_TOKEN is unset.',
+  security: [],
+  response: {
+    200: { description: 'The page', content: { 'text/html': { schema: Type.String() } } },
+    ...problemResponses('not-found'),
+  },
+};
+
+export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (plain, options) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
     reply.header('x-frame-options', 'DENY');
@@ -34,13 +53,20 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     reply.header('cache-control', 'no-cache');
   });
 
-  app.get('/console', async (_request, reply) => reply.redirect('/console/', 301));
+  app.get('/console', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/console/', 301));
 
-  if (!existsSync(join(options.root, 'index.html'))) {
-    app.get('/console/*', async () => {
-      throw new HttpProblem('not-found', 'the console is not built: run npm run build');
+  const page = await readFile(join(options.root, 'index.html'), 'utf8').catch(() => undefined);
+  const notBuilt = () => new HttpProblem('not-found', 'the console is not built: run npm run build');
+  app.get('/console/', { schema: consoleSchema }, async (_request, reply) => {
+    if (page === undefined) throw notBuilt();
+    return reply.type('text/html; charset=utf-8').send(page);
+  });
+  if (page === undefined) {
+    app.get('/console/*', { schema: { hide: true } }, async () => {
+      throw notBuilt();
     });
     return;
   }
-  await app.register(fastifyStatic, { root: options.root, prefix: '/console/', index: 'index.html', decorateReply: false });
+  // The page's scripts and styles, as built.
+  await app.register(fastifyStatic, { root: options.root, prefix: '/console/', index: false, decorateReply: false });
 };

@@ -1,6 +1,11 @@
 // Every problem the service answers with, declared once: its HTTP status, how long to wait before
-// a retry where one helps, and what it means. The routes throw them by name; openapi.yaml lists
-// them from here. The name is the last part of the problem's `type` and the metrics reason label.
+// a retry where one helps, and what it means. The routes throw them by name and declare the ones
+// they answer with; openapi.yaml lists them from here. The name is the last part of the problem's
+// `type` and the metrics reason label.
+import { Type } from 'typebox';
+import { ref } from './schemas.js';
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 export interface ProblemType {
   status: number;
@@ -42,4 +47,69 @@ export type ProblemName = keyof typeof PROBLEM_TYPES;
 /** The `type` URI of a problem. */
 export function problemTypeUri(name: string): string {
   return `urn:og-civicrm-sync:problem:${name}`;
+}
+
+/**
+ * What Node, the router and the service as a whole may answer on any route, before or around the
+ * route's own work: declared as every route's `default` answer.
+ */
+const ANY_ROUTE: ProblemName[] = [
+  'internal',
+  'request-timeout',
+  'bad-url',
+  'uri-too-long',
+  'headers-too-large',
+  'malformed-request',
+  'request-error',
+  'shutting-down',
+];
+
+export const Problem = Type.Object(
+  {
+    type: Type.Enum(
+      Object.keys(PROBLEM_TYPES).map(problemTypeUri),
+      {
+        format: 'uri-reference',
+        description:
+          'Names the problem:\n\n' +
+          Object.entries(PROBLEM_TYPES)
+            .map(([name, type]: [string, ProblemType]) =>
+              `- \`${name}\` (${type.status}${type.retryAfterSeconds === undefined ? '' : `, Retry-After ${type.retryAfterSeconds}`}): ${type.description}`,
+            )
+            .join('\n'),
+        examples: [problemTypeUri('bad-signature')],
+      },
+    ),
+    title: Type.String({ description: 'The HTTP status phrase', examples: ['Unauthorized'] }),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    detail: Type.String({ examples: ['message timestamp too old (more than 5 minutes off)'] }),
+  },
+  { $id: 'Problem', description: `An RFC 9457 problem document; every error answer is one (\`${PROBLEM_MEDIA_TYPE}\`).` },
+);
+
+const RetryAfter = Type.Integer({ minimum: 1, description: 'Seconds to wait before trying again' });
+
+/**
+ * The response schemas of the problems a route answers with, by status. Those any route may
+ * answer with join the route's own of the same status, or else the `default` answer. Each
+ * answer's description names its problems.
+ */
+export function problemResponses(...names: ProblemName[]) {
+  const byStatus = new Map<string, ProblemName[]>();
+  const add = (key: string, name: ProblemName) => byStatus.set(key, [...(byStatus.get(key) ?? []), name]);
+  for (const name of names) add(String(PROBLEM_TYPES[name].status), name);
+  for (const name of ANY_ROUTE) {
+    const status = String(PROBLEM_TYPES[name].status);
+    add(byStatus.has(status) ? status : 'default', name);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, problems]) => [
+      status,
+      {
+        description: problems.map((name) => `\`${name}\`: ${PROBLEM_TYPES[name].description}`).join(' '),
+        ...(problems.some((name) => 'retryAfterSeconds' in PROBLEM_TYPES[name]) && { headers: { 'Retry-After': RetryAfter } }),
+        content: { [PROBLEM_MEDIA_TYPE]: { schema: ref(Problem) } },
+      },
+    ]),
+  );
 }

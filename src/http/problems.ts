@@ -2,9 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_TYPES, problemTypeUri, type ProblemName } from './problem-types.js';
-
-export const PROBLEM_TYPE = 'application/problem+json';
+import { PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, problemTypeUri, type ProblemName } from './problem-types.js';
 
 export interface Problem {
   type: string;
@@ -55,7 +53,7 @@ export function problemOf(status: number, reason: ProblemName, detail: string): 
 
 export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyReply {
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds));
-  return reply.code(problem.status).type(PROBLEM_TYPE).send(problemOf(problem.status, problem.reason, problem.message));
+  return reply.code(problem.status).type(PROBLEM_MEDIA_TYPE).send(problemOf(problem.status, problem.reason, problem.message));
 }
 
 /** Any error a route or Fastify raised, as the problem it is answered with. */
@@ -114,7 +112,7 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   const body = JSON.stringify(problemOf(problem.status, problem.reason, problem.message));
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: ${PROBLEM_MEDIA_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
