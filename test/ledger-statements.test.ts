@@ -19,7 +19,8 @@ function counting(inner: Adapter): { adapter: Adapter; count: () => number } {
   const adapter: Adapter = {
     dialect: inner.dialect,
     db: wrap(inner.db),
-    write: (work) => inner.write((db) => work(wrap(db))),
+    write: (work, options) => inner.write((db) => work(wrap(db)), options),
+    claimsNeedDisk: inner.claimsNeedDisk,
     retryable: (error) => inner.retryable(error),
     read: (work) => inner.read((db) => work(wrap(db))),
     lockGroupWriters: (db, ogId) => inner.lockGroupWriters(db, ogId),

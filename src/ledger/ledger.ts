@@ -79,18 +79,22 @@ export class Ledger implements Store {
    * Group commit: accepts that arrive while a commit is in flight join the next one, so a burst
    * costs one transaction (and one fsync) per batch, not per event. Each accept resolves only
    * once the transaction holding it has committed.
+   *
+   * The first commit of a burst waits for the requests already read from the sockets: SQLite
+   * commits without yielding, so a commit begun at once would always hold a single event.
    */
   async accept(event: OgEvent): Promise<AcceptOutcome> {
     admit(event);
     const changes = ledgerChangesOf(event.change);
     return new Promise((resolve, reject) => {
       this.#queue.push({ event, changes, resolve, reject });
-      if (!this.#committing) void this.#commitQueued();
+      if (this.#committing) return;
+      this.#committing = true;
+      setImmediate(() => void this.#commitQueued());
     });
   }
 
   async #commitQueued(): Promise<void> {
-    this.#committing = true;
     try {
       while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, MAX_BATCH));
     } finally {
@@ -423,30 +427,44 @@ export class Ledger implements Store {
     return this.#claim(this.adapter.db, owner, now, leaseMs);
   }
 
-  /** A claim and the work it found, in one transaction. */
-  claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined> {
-    return this.adapter.write(async (db) => {
-      const lease = await this.#claim(db, owner, now, leaseMs);
-      const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
-      return lease && work && { lease, work };
-    });
+  /**
+   * A claim and the work it found, in one transaction. Idle lanes ask often and mostly find
+   * nothing: a plain read tells them so without a write transaction.
+   */
+  async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined> {
+    const [due] = await this.adapter.db.all(`${this.#dueGroups()} LIMIT 1`, [now, now, now]);
+    if (!due) return undefined;
+    return this.adapter.write(
+      async (db) => {
+        const lease = await this.#claim(db, owner, now, leaseMs);
+        const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
+        return lease && work && { lease, work };
+      },
+      { durable: this.adapter.claimsNeedDisk },
+    );
+  }
+
+  /**
+   * The groups with work due and no lease, least recently worked first. Due work is found from
+   * the dirty items (indexed), not by visiting every group. Whether a lease holds is the store's
+   * clock; the parameters (the caller's now, three times) only date retries.
+   */
+  #dueGroups(): string {
+    const d = this.adapter.dialect;
+    return `SELECT g.og_id FROM og_groups g
+      JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= ?
+            UNION
+            SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= ?) due
+        ON due.og_id = g.og_id
+      WHERE g.lease_until <= ${d.now} AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+      ORDER BY g.lease_until, g.og_id`;
   }
 
   async #claim(db: Db, owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
     const d = this.adapter.dialect;
-    // Due work is found from the dirty items (indexed), not by visiting every group. Whether a
-    // lease holds is the store's clock; `now` (the caller's) only dates retries.
     const [claimed] = await db.all<{ og_id: number; lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
-       WHERE og_id = (
-         SELECT g.og_id FROM og_groups g
-         JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= ?
-               UNION
-               SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= ?) due
-           ON due.og_id = g.og_id
-         WHERE g.lease_until <= ${d.now} AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
-         ORDER BY g.lease_until, g.og_id
-         LIMIT 1 ${d.skipLocked('g')})
+       WHERE og_id = (${this.#dueGroups()} LIMIT 1 ${d.skipLocked('g')})
        RETURNING og_id, lease_token`,
       [owner, leaseMs, now, now, now],
     );

@@ -62,6 +62,7 @@ function queries(client: Pick<PoolClient, 'query'>): Db {
 
 export class PostgresAdapter implements Adapter {
   readonly dialect = POSTGRES;
+  readonly claimsNeedDisk = true;
   readonly db: Db;
   readonly pool: pg.Pool;
   #closed = false;

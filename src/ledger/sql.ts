@@ -37,10 +37,16 @@ export interface Adapter {
    * Runs work in one write transaction, and again when the database asks for a retry. With
    * `durable: false` the commit does not wait for the disk: a crash of the machine (SQLite) or
    * of the database server (PostgreSQL) may lose it, and any later durable commit makes it
-   * durable too. Only for records a sync can redo: its results and lease releases, never an
-   * event or a claim (fencing tokens must never go back).
+   * durable too. Only for records a sync can redo: its results and lease releases; never an
+   * event, nor a claim where `claimsNeedDisk`.
    */
   write<T>(work: (db: Db) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
+  /**
+   * Whether a claim must wait for the disk. A fencing token must never go back while a process
+   * holding it lives: PostgreSQL's server can crash and lose a commit while its clients go on.
+   * A SQLite file loses a commit only when its host goes down, and every process using it with it.
+   */
+  readonly claimsNeedDisk: boolean;
   /** Whether a failure is the database asking for the transaction to run again. */
   retryable(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */

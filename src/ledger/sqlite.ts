@@ -25,6 +25,7 @@ const SQLITE: Dialect = {
  */
 export class SqliteAdapter implements Adapter {
   readonly dialect = SQLITE;
+  readonly claimsNeedDisk = false;
   readonly db: Db;
   readonly #sqlite: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();

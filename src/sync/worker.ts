@@ -99,14 +99,18 @@ export class Worker {
   /** Lets lanes finish the group in hand, then resolves. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    for (const done of [...this.sleepers]) done();
     await Promise.all(this.lanes);
     this.lanes = [];
   }
 
-  /** New work arrived: idle lanes look now instead of at their next poll. */
+  /**
+   * New work arrived: an idle lane looks now instead of at its next poll. A lane that finds work
+   * wakes the next, so a burst fans out over the lanes, and one event wakes one lane, not all.
+   */
   wake(): void {
-    for (const done of [...this.sleepers]) done();
+    const [first] = this.sleepers;
+    first?.();
   }
 
   private async lane(): Promise<void> {
@@ -123,6 +127,7 @@ export class Worker {
         await this.sleep();
         continue;
       }
+      this.wake();
       const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
