@@ -1,5 +1,6 @@
 // The ledger's writes take a bounded number of statements, whatever the number of members: a
 // 2,000-member snapshot costs what a 10-member one does, on both stores.
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OgMember } from '../src/events/model.js';
 import { Ledger } from '../src/ledger/ledger.js';
@@ -9,12 +10,17 @@ import { SqliteAdapter } from '../src/ledger/sqlite.js';
 import { asHolder, CIVI, ogEvent, tempDir } from './support/app.js';
 import { createTestSchema } from './support/postgres.js';
 
-/** An adapter that counts the statements run through it. */
-function counting(inner: Adapter): { adapter: Adapter; count: () => number } {
+/** An adapter that counts the statements run through it, and keeps them. */
+function counting(inner: Adapter): { adapter: Adapter; count: () => number; seen: Array<{ sql: string; params: readonly unknown[] }> } {
+  const seen: Array<{ sql: string; params: readonly unknown[] }> = [];
   let statements = 0;
+  const note = (sql: string, params: readonly unknown[] = []) => {
+    statements++;
+    seen.push({ sql, params });
+  };
   const wrap = (db: Db): Db => ({
-    all: (sql, params) => (statements++, db.all(sql, params)),
-    run: (sql, params) => (statements++, db.run(sql, params)),
+    all: (sql, params) => (note(sql, params), db.all(sql, params)),
+    run: (sql, params) => (note(sql, params), db.run(sql, params)),
   });
   const adapter: Adapter = {
     dialect: inner.dialect,
@@ -28,7 +34,7 @@ function counting(inner: Adapter): { adapter: Adapter; count: () => number } {
     migrate: () => inner.migrate(),
     close: () => inner.close(),
   };
-  return { adapter, count: () => statements };
+  return { adapter, count: () => statements, seen };
 }
 
 const members = (n: number, from = 1): OgMember[] =>
@@ -87,6 +93,40 @@ describe.each(ADAPTERS)('statements per write (%s)', (_name, make) => {
     const large = await costs(2_000);
     expect(large).toEqual(small);
     expect(small.accept).toBeLessThanOrEqual(12);
+  });
+});
+
+describe('SQLite query plans', () => {
+  it('never scans a JSON batch once per row of a table (the batch drives the lookups)', async () => {
+    const dir = tempDir();
+    cleanups.push(async () => dir.remove());
+    const path = `${dir.path}/plans.sqlite`;
+    const { adapter, seen: statements } = counting(new SqliteAdapter(path));
+    const ledger = new Ledger(adapter);
+    cleanups.unshift(() => ledger.close());
+    await ledger.migrate();
+    await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(50) }, Date.now()));
+    const work = (await ledger.loadWork(42, Date.now(), 100))!;
+    const lease = await asHolder(ledger, 42);
+    await ledger.groupSynced(lease, work.group.dirtySeq, CIVI, Date.now());
+    await ledger.finishMembers(lease, work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })), []);
+    await ledger.saveContacts(work.members.map((m) => ({ uid: m.uid, contactId: 1000 + m.uid, linked: true })));
+
+    const reader = new Database(path, { readonly: true });
+    cleanups.unshift(async () => {
+      reader.close();
+    });
+    const batched = statements.filter((s) => s.sql.includes('json_each'));
+    expect(batched.length).toBeGreaterThan(3);
+    for (const { sql, params } of batched) {
+      const plan = reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params.map((p) => (p === undefined ? null : p))) as Array<{ id: number; parent: number; detail: string }>;
+      // Rows of one parent are nested loops, outermost first: a JSON scan after a table's is run once per row of it.
+      plan.forEach((row, i) => {
+        if (!/SCAN json_each/.test(row.detail)) return;
+        const outer = plan.slice(0, i).find((o) => o.parent === row.parent && /^(SCAN|SEARCH) (?!json_each)/.test(o.detail));
+        expect(outer, `${sql}\n${plan.map((r) => r.detail).join('\n')}`).toBeUndefined();
+      });
+    }
   });
 });
 

@@ -9,7 +9,9 @@ import type { Adapter, Db, Dialect } from './sql.js';
 const SQLITE: Dialect = {
   // Every process sharing a SQLite file runs on the one host whose clock this reads.
   now: "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-  rows: (columns) => `(SELECT ${Object.keys(columns).map((c) => `json_extract(value, '$.${c}') AS ${c}`).join(', ')} FROM json_each(?))`,
+  // LIMIT keeps SQLite from flattening the rows into a join, where it would scan the whole JSON
+  // array once per row of the table it updates (quadratic): materialized, they drive the lookups.
+  rows: (columns) => `(SELECT ${Object.keys(columns).map((c) => `json_extract(value, '$.${c}') AS ${c}`).join(', ')} FROM json_each(?) LIMIT -1)`,
   inList: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   greatest: (a, b) => `max(${a}, ${b})`,
   least: (a, b) => `min(${a}, ${b})`,
