@@ -28,6 +28,7 @@ import { json, type Adapter, type Db } from './sql.js';
 import {
   LeaseLost,
   type AcceptOutcome,
+  type Claimed,
   type ContactLink,
   type EventCounts,
   type EventSummary,
@@ -429,12 +430,18 @@ export class Ledger implements Store {
 
   /**
    * A claim and the work it found, in one transaction. Idle lanes ask often and mostly find
-   * nothing: a plain read tells them so without a write transaction.
+   * nothing: a plain read tells them so without a write transaction, and also how soon a group
+   * resting after its last sync will be due.
    */
-  async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined> {
-    const [due] = await this.adapter.db.all(`${this.#dueGroups()} LIMIT 1`, [now, now, now]);
-    if (!due) return undefined;
-    return this.adapter.write(
+  async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<Claimed> {
+    const d = this.adapter.dialect;
+    const [next] = await this.adapter.db.all<{ resting_ms: number }>(
+      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT 1`,
+      [now, now, now],
+    );
+    if (!next) return undefined;
+    if (Number(next.resting_ms) > 0) return { restingMs: Number(next.resting_ms) };
+    const claimed = await this.adapter.write(
       async (db) => {
         const lease = await this.#claim(db, owner, now, leaseMs);
         const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
@@ -442,21 +449,22 @@ export class Ledger implements Store {
       },
       { durable: this.adapter.claimsNeedDisk },
     );
+    return claimed ?? undefined;
   }
 
   /**
-   * The groups with work due and no lease, least recently worked first. Due work is found from
-   * the dirty items (indexed), not by visiting every group. Whether a lease holds is the store's
-   * clock; the parameters (the caller's now, three times) only date retries.
+   * FROM and WHERE of the groups with work due whose lease passes `leaseTest`, least recently
+   * worked first. Due work is found from the dirty items (indexed), not by visiting every group.
+   * Whether a lease holds is the store's clock; the parameters (the caller's now, three times)
+   * only date retries.
    */
-  #dueGroups(): string {
-    const d = this.adapter.dialect;
-    return `SELECT g.og_id FROM og_groups g
+  #dueGroups(leaseTest: string): string {
+    return `FROM og_groups g
       JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= ?
             UNION
             SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= ?) due
         ON due.og_id = g.og_id
-      WHERE g.lease_until <= ${d.now} AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+      WHERE (${leaseTest}) AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
       ORDER BY g.lease_until, g.og_id`;
   }
 
@@ -464,7 +472,7 @@ export class Ledger implements Store {
     const d = this.adapter.dialect;
     const [claimed] = await db.all<{ og_id: number; lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
-       WHERE og_id = (${this.#dueGroups()} LIMIT 1 ${d.skipLocked('g')})
+       WHERE og_id = (SELECT g.og_id ${this.#dueGroups(`g.lease_until <= ${d.now}`)} LIMIT 1 ${d.skipLocked('g')})
        RETURNING og_id, lease_token`,
       [owner, leaseMs, now, now, now],
     );
@@ -475,7 +483,7 @@ export class Ledger implements Store {
     const d = this.adapter.dialect;
     const [taken] = await this.adapter.db.all<{ lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
-       WHERE og_id = ? AND lease_until <= ${d.now} RETURNING lease_token`,
+       WHERE og_id = ? AND (lease_owner IS NULL OR lease_until <= ${d.now}) RETURNING lease_token`,
       [owner, leaseMs, ogId],
     );
     return taken && { ogId, owner, token: taken.lease_token };
@@ -489,13 +497,17 @@ export class Ledger implements Store {
     return changed === 1;
   }
 
-  releaseGroup(lease: Lease): Promise<void> {
-    return this.adapter.write((db) => this.#release(db, lease), { durable: false });
+  releaseGroup(lease: Lease, restMs = 0): Promise<void> {
+    return this.adapter.write((db) => this.#release(db, lease, restMs), { durable: false });
   }
 
-  async #release(db: Db, lease: Lease): Promise<void> {
-    // The release time doubles as "last worked on", so the least recently worked group goes next.
-    await db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} WHERE og_id = ? AND lease_token = ?`, [
+  /**
+   * The release time (plus the rest) doubles as "last worked on", so the least recently worked
+   * group goes next. A resting group has no owner: only the worker's claims wait for its rest.
+   */
+  async #release(db: Db, lease: Lease, restMs: number): Promise<void> {
+    await db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} + ${BIGINT} WHERE og_id = ? AND lease_token = ?`, [
+      restMs,
       lease.ogId,
       lease.token,
     ]);
@@ -591,12 +603,12 @@ export class Ledger implements Store {
   }
 
   /** A batch's results and the release of its lease, in one transaction: one commit per batch. */
-  async finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>): Promise<void> {
-    if (synced.length === 0 && failed.length === 0) return this.releaseGroup(lease);
+  async finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs = 0): Promise<void> {
+    if (synced.length === 0 && failed.length === 0) return this.releaseGroup(lease, restMs);
     await this.fenced(lease, async (db) => {
       await this.#membersSynced(db, lease, synced);
       for (const { uid, failure } of failed) await this.#memberFailed(db, lease, uid, failure);
-      await this.#release(db, lease);
+      await this.#release(db, lease, restMs);
     });
   }
 

@@ -98,6 +98,12 @@ export interface GroupWork {
   users: Map<number, UserRecord>;
 }
 
+/**
+ * What a worker's claim found: a group's work under a lease; or, when the only groups with work
+ * are resting after their last sync, how long until the first is due; or nothing to do.
+ */
+export type Claimed = { lease: Lease; work: GroupWork } | { restingMs: number } | undefined;
+
 export interface Failure {
   error: string;
   /** When to try again; absent means the item is dead. */
@@ -190,10 +196,11 @@ export interface WorkQueue {
   leaseGroup(ogId: number, owner: string, leaseMs: number): Promise<Lease | undefined>;
   /** Extends a lease its holder still holds; false when it was lost. */
   renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
-  releaseGroup(lease: Lease): Promise<void>;
+  /** Lets a lease go; the worker claims the group again only after `restMs` (audits at once). */
+  releaseGroup(lease: Lease, restMs?: number): Promise<void>;
   loadWork(ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined>;
-  /** claimGroup and loadWork in one transaction. */
-  claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<{ lease: Lease; work: GroupWork } | undefined>;
+  /** claimGroup and loadWork in one transaction; or how long until a resting group is due. */
+  claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<Claimed>;
   /**
    * Takes the group re-observed longest ago, if that was before `dueBefore` (or never), and
    * records `now` as its resync time, so that no other replica takes it too.
@@ -213,7 +220,7 @@ export interface SyncResults {
   membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void>;
   memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
   /** A batch's member results and the release of the lease, in one transaction. */
-  finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>): Promise<void>;
+  finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs?: number): Promise<void>;
   /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
   forgetMemberStatuses(lease: Lease): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */

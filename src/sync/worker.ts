@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
-import { LeaseLost, type Failure, type GroupRecord, type GroupWork, type Lease, type SyncStore } from '../ledger/store.js';
+import { LeaseLost, type Claimed, type Failure, type GroupRecord, type GroupWork, type Lease, type SyncStore } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
 import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
 
@@ -24,6 +24,12 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Members synced per lease. */
   memberBatch?: number;
+  /**
+   * How long a group rests after a sync that left none of its members due, before the worker
+   * takes it again: the changes that come meanwhile go to CiviCRM together, in one request,
+   * rather than one request each. A group with more due than one batch goes on at once.
+   */
+  restMs?: number;
   /**
    * This host's clock, for retry times only: whether a lease holds is decided by the store's
    * clock, so hosts whose clocks differ never both work on one group.
@@ -74,6 +80,7 @@ export class Worker {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly memberBatch: number;
+  private readonly restMs: number;
   private readonly backoff: BackoffPolicy;
   private readonly availability: StoreAvailability;
   private readonly now: () => number;
@@ -85,6 +92,7 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.memberBatch = options.memberBatch ?? 1_000;
+    this.restMs = options.restMs ?? 100;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.availability = options.availability ?? new StoreAvailability(options.logger);
     this.now = options.now ?? Date.now;
@@ -116,15 +124,15 @@ export class Worker {
   private async lane(): Promise<void> {
     const { store, logger } = this.options;
     while (this.running) {
-      let claimed: { lease: Lease; work: GroupWork } | undefined;
+      let claimed: Claimed;
       try {
         claimed = await store.claimWork(this.owner, this.now(), this.leaseMs, this.memberBatch);
         this.availability.succeeded();
       } catch (error) {
         this.availability.failed(error);
       }
-      if (claimed === undefined) {
-        await this.sleep();
+      if (claimed === undefined || 'restingMs' in claimed) {
+        await this.sleep(claimed?.restingMs);
         continue;
       }
       this.wake();
@@ -144,15 +152,15 @@ export class Worker {
     }
   }
 
-  /** Waits for the next poll, or less when woken. */
-  private sleep(): Promise<void> {
+  /** Waits for the next poll (or until `ms`, when sooner), or less when woken. */
+  private sleep(ms = this.pollMs): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.sleepers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, this.pollMs);
+      const timer = setTimeout(done, Math.min(ms, this.pollMs));
       this.sleepers.add(done);
     });
   }
@@ -253,7 +261,8 @@ export class Worker {
       };
       return [{ uid: o.uid, failure }];
     });
-    await store.finishMembers(lease, synced, failed);
+    // A full batch means more are due: no rest for the group then.
+    await store.finishMembers(lease, synced, failed, work.members.length < this.memberBatch ? this.restMs : 0);
 
     const report = this.options.onOutcome;
     for (const { uid, failure } of failed) {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createSync } from '../../src/sync/service.js';
+import type { WorkerOptions } from '../../src/sync/worker.js';
 import { startEmulator, type EmulatorOptions } from '../civicrm-emulator/index.js';
 import { ADMIN_TOKEN, nativeBody, openTempStore, signedDrupal, signedNative, testConfig } from './app.js';
 import { waitFor } from './wait.js';
@@ -19,6 +20,8 @@ export interface RigOptions {
   logger?: Logger;
   /** The built console to serve under /console/. */
   consoleDir?: string;
+  /** Worker options over the rig's own (quick polls and backoffs). */
+  worker?: Partial<WorkerOptions>;
 }
 
 export async function startRig(options: RigOptions = {}) {
@@ -35,7 +38,7 @@ export async function startRig(options: RigOptions = {}) {
   const sync = createSync(config, temp.store, {
     metrics,
     logger: options.logger,
-    worker: { pollMs: 20, backoff: { baseMs: 20, maxMs: 200, maxAttempts: 3 } },
+    worker: { pollMs: 20, backoff: { baseMs: 20, maxMs: 200, maxAttempts: 3 }, ...options.worker },
   });
   const { fastify } = await buildApp({
     config,
