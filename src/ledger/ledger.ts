@@ -52,6 +52,8 @@ const COUNTER_SHARDS = 16;
 /** Accepts committed together at most; more wait for the next commit. */
 const MAX_BATCH = 64;
 
+type AcceptResult = { outcome: AcceptOutcome } | { error: unknown };
+
 interface QueuedAccept {
   event: OgEvent;
   changes: LedgerChanges;
@@ -105,18 +107,18 @@ export class Ledger implements Store {
 
   /**
    * One transaction for a batch, its groups in ascending order (the lock order), each group's
-   * events in the order they came. An event that fails fails alone: it is rolled back to its
-   * savepoint and the others commit; a failure the database asks to retry runs the batch again.
+   * events in the order they came; a failure the database asks to retry runs it again. An event
+   * that fails fails alone: when the batch is refused, it runs again with each event on a
+   * savepoint of its own, rolled back if it fails while the others commit. Refusals are rare,
+   * and the savepoints cost two statements (two round trips) per event.
    */
   async #commit(batch: QueuedAccept[]): Promise<void> {
     const ordered = [...batch].sort((a, b) => a.changes.ogId - b.changes.ogId);
-    let results: Array<{ outcome: AcceptOutcome } | { error: unknown }>;
+    let results: AcceptResult[];
     try {
-      results = await this.adapter.write(async (db) => {
-        const out: Array<{ outcome: AcceptOutcome } | { error: unknown }> = [];
-        for (const queued of ordered) out.push(await this.#acceptOne(db, queued, ordered.length > 1));
-        await this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
-        return out;
+      results = await this.#write(ordered, false).catch((error: unknown) => {
+        if (ordered.length === 1) throw error;
+        return this.#write(ordered, true);
       });
     } catch (error) {
       for (const queued of batch) queued.reject(error);
@@ -129,7 +131,16 @@ export class Ledger implements Store {
     });
   }
 
-  async #acceptOne(db: Db, queued: QueuedAccept, isolate: boolean): Promise<{ outcome: AcceptOutcome } | { error: unknown }> {
+  #write(ordered: QueuedAccept[], isolate: boolean): Promise<AcceptResult[]> {
+    return this.adapter.write(async (db) => {
+      const out: AcceptResult[] = [];
+      for (const queued of ordered) out.push(await this.#acceptOne(db, queued, isolate));
+      await this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
+      return out;
+    });
+  }
+
+  async #acceptOne(db: Db, queued: QueuedAccept, isolate: boolean): Promise<AcceptResult> {
     if (!isolate) return { outcome: await this.#record(db, queued.event, queued.changes) };
     await db.run('SAVEPOINT accept_one');
     try {
