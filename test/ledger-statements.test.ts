@@ -28,6 +28,7 @@ function counting(inner: Adapter): { adapter: Adapter; count: () => number; seen
     write: (work, options) => inner.write((db) => work(wrap(db)), options),
     claimsNeedDisk: inner.claimsNeedDisk,
     retryable: (error) => inner.retryable(error),
+    isOutage: (error) => inner.isOutage(error),
     read: (work) => inner.read((db) => work(wrap(db))),
     lockGroupWriters: (db, ogId) => inner.lockGroupWriters(db, ogId),
     nextSeq: (db) => inner.nextSeq(db),
@@ -131,12 +132,31 @@ describe('SQLite query plans', () => {
 });
 
 describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
+  it('answers a whole batch with the outage at once when the store is out of reach, asking it once', async () => {
+    const inner = await make();
+    let writes = 0;
+    // What each driver raises when the database cannot be used at all.
+    const outage = Object.assign(new Error('the database is out of reach'), inner.isOutage({ code: 'SQLITE_BUSY' }) ? { code: 'SQLITE_BUSY' } : { code: 'ECONNREFUSED' });
+    expect(inner.isOutage(outage)).toBe(true);
+    const adapter: Adapter = { ...counting(inner).adapter, write: () => (writes++, Promise.reject(outage)) };
+    const ledger = new Ledger(adapter);
+    cleanups.unshift(() => ledger.close());
+    await inner.migrate();
+    const events = Array.from({ length: 10 }, (_, i) => ogEvent({ type: 'og.membership.created', groupId: 1, member: members(1, 100 + i)[0]! }, Date.now()));
+    const outcomes = await Promise.allSettled(events.map((event) => ledger.accept(event)));
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason === outage)).toBe(true);
+    expect(writes).toBe(1);
+  });
+
   it('commits accepts that arrive together in one transaction; one that fails fails alone, a duplicate is a duplicate', async () => {
     const inner = await make();
     let writes = 0;
-    // An event the database refuses in the middle of a batch (as a broken row would).
+    // An event the database refuses in the middle of a batch (as a broken row would), with the
+    // driver's code for a failed check.
+    const refusal = Object.assign(new Error('refused by the database'), { code: _name === 'SQLite' ? 'SQLITE_CONSTRAINT_CHECK' : '23514' });
+    expect(inner.isOutage(refusal)).toBe(false);
     const poisoned = (db: Db): Db => ({
-      all: (sql, params) => (params?.[0] === 'poison' ? Promise.reject(new Error('refused by the database')) : db.all(sql, params)),
+      all: (sql, params) => (params?.[0] === 'poison' ? Promise.reject(refusal) : db.all(sql, params)),
       run: (sql, params) => db.run(sql, params),
     });
     const adapter: Adapter = { ...counting(inner).adapter, write: (work) => (writes++, inner.write((db) => work(poisoned(db)))) };

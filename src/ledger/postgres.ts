@@ -92,6 +92,13 @@ export class PostgresAdapter implements Adapter {
     return code !== undefined && RETRYABLE.has(code);
   }
 
+  isOutage(error: unknown): boolean {
+    const code = (error as { code?: unknown }).code;
+    // A refusal carries a SQLSTATE; a lost or refused connection carries none (or a system
+    // code such as ECONNREFUSED). Classes 08, 53, 57 and 58: connection, resources, shutdown, system.
+    return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|53|57|58)/.test(code);
+  }
+
   async lockGroupWriters(db: Db, ogId: number): Promise<void> {
     await db.all('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [groupLock(ogId)]);
   }

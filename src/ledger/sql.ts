@@ -49,6 +49,11 @@ export interface Adapter {
   readonly claimsNeedDisk: boolean;
   /** Whether a failure is the database asking for the transaction to run again. */
   retryable(error: unknown): boolean;
+  /**
+   * Whether a failure is the database being out of reach or out of resources (connection lost,
+   * disk full, locked too long), not a refusal of what a statement asked.
+   */
+  isOutage(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */
   read<T>(work: (db: Db) => Promise<T>): Promise<T>;
   /**

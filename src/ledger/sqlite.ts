@@ -57,6 +57,12 @@ export class SqliteAdapter implements Adapter {
     return this.#transaction('BEGIN', work);
   }
 
+  isOutage(error: unknown): boolean {
+    // The file is locked too long, the disk is full or failing, or the file cannot be written.
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code);
+  }
+
   retryable(): boolean {
     // A transaction that holds the write lock (IMMEDIATE) meets no one to wait for.
     return false;
