@@ -792,6 +792,38 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('resting groups', () => {
+    const LEASE = 60_000;
+
+    it('a group released to rest is not claimed until the rest is over, and the claim says how long that is', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const lease = (await store.claimGroup('w1', Date.now(), LEASE))!;
+      await store.releaseGroup(lease, 60_000);
+      const resting = await store.claimWork('w2', Date.now(), LEASE, 100);
+      expect(resting).toEqual({ restingMs: expect.any(Number) });
+      expect((resting as { restingMs: number }).restingMs).toBeGreaterThan(50_000);
+      expect((resting as { restingMs: number }).restingMs).toBeLessThanOrEqual(60_000);
+    });
+
+    it('lets an audit lease a resting group at once', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      const lease = (await store.claimGroup('w1', Date.now(), LEASE))!;
+      await store.releaseGroup(lease, 60_000);
+      expect(await store.leaseGroup(1, 'audit', LEASE)).toMatchObject({ ogId: 1, token: lease.token + 1 });
+    });
+
+    it('a lane that loses a claim to another is told how long the resting group left waits, not to poll', async () => {
+      await accept(groupCreated(1, 'One'), at(0));
+      await accept(groupCreated(2, 'Two'), at(0));
+      const rested = (await store.leaseGroup(1, 'w0', LEASE))!;
+      await store.releaseGroup(rested, 60_000);
+      const both = await Promise.all([store.claimWork('w1', Date.now(), LEASE, 100), store.claimWork('w2', Date.now(), LEASE, 100)]);
+      const leases = both.filter((c) => c !== undefined && 'lease' in c);
+      expect(leases.map((c) => c.lease.ogId)).toEqual([2]);
+      expect(both.filter((c) => c !== undefined && 'restingMs' in c)).toHaveLength(1);
+    });
+  });
+
   describe('loadWork', () => {
     it('returns only the due dirty members, with their user profiles', async () => {
       await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays' }), at(0));

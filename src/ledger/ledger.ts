@@ -110,14 +110,15 @@ export class Ledger implements Store {
    * events in the order they came; a failure the database asks to retry runs it again. An event
    * that fails fails alone: when the batch is refused, it runs again with each event on a
    * savepoint of its own, rolled back if it fails while the others commit. Refusals are rare,
-   * and the savepoints cost two statements (two round trips) per event.
+   * and the savepoints cost two statements (two round trips) per event. A store out of reach is
+   * not asked twice: every event of the batch is answered with the outage at once.
    */
   async #commit(batch: QueuedAccept[]): Promise<void> {
     const ordered = [...batch].sort((a, b) => a.changes.ogId - b.changes.ogId);
     let results: AcceptResult[];
     try {
       results = await this.#write(ordered, false).catch((error: unknown) => {
-        if (ordered.length === 1) throw error;
+        if (ordered.length === 1 || this.adapter.isOutage(error)) throw error;
         return this.#write(ordered, true);
       });
     } catch (error) {
@@ -445,13 +446,8 @@ export class Ledger implements Store {
    * resting after its last sync will be due.
    */
   async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<Claimed> {
-    const d = this.adapter.dialect;
-    const [next] = await this.adapter.db.all<{ resting_ms: number }>(
-      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT 1`,
-      [now, now, now],
-    );
-    if (!next) return undefined;
-    if (Number(next.resting_ms) > 0) return { restingMs: Number(next.resting_ms) };
+    const restingMs = await this.#restingMs(now);
+    if (restingMs !== 0) return restingMs === undefined ? undefined : { restingMs };
     const claimed = await this.adapter.write(
       async (db) => {
         const lease = await this.#claim(db, owner, now, leaseMs);
@@ -460,7 +456,21 @@ export class Ledger implements Store {
       },
       { durable: this.adapter.claimsNeedDisk },
     );
-    return claimed ?? undefined;
+    if (claimed) return claimed;
+    // Another lane took the group between the read and the claim: what is left may be resting,
+    // or due (then soon again).
+    const left = await this.#restingMs(now);
+    return left === undefined ? undefined : { restingMs: Math.max(left, 1) };
+  }
+
+  /** 0 when a group with work is free to claim; else how long until the first resting one is; undefined: no work. */
+  async #restingMs(now: number): Promise<number | undefined> {
+    const d = this.adapter.dialect;
+    const [next] = await this.adapter.db.all<{ resting_ms: number }>(
+      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT 1`,
+      [now, now, now],
+    );
+    return next && Math.max(0, Number(next.resting_ms));
   }
 
   /**
