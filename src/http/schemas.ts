@@ -131,9 +131,12 @@ export const GroupCiviState = Type.Object(
     roleValue: Type.Optional(Type.Integer({ description: 'The ACL role value' })),
     memberTitle: Type.Optional(Type.String()),
     aclTitle: Type.Optional(Type.String()),
-    active: Type.Boolean(),
-    objectTable: Type.Enum(['civicrm_group', 'civicrm_saved_search'], { description: 'Depends on the CiviCRM version (5.64 and later: civicrm_group)' }),
+    active: Type.Optional(Type.Boolean()),
+    objectTable: Type.Optional(
+      Type.Enum(['civicrm_group', 'civicrm_saved_search'], { description: 'Depends on the CiviCRM version (5.64 and later: civicrm_group)' }),
+    ),
   },
+  // All optional: this is a hint kept between syncs, and an answer must not fail on an old one.
   { $id: 'GroupCiviState', description: 'What the last successful sync found and made in CiviCRM' },
 );
 

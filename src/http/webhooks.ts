@@ -1,7 +1,7 @@
 // POST /webhooks/og and POST /webhooks/drupal: verify the signature over the raw body, then
 // validate, translate to the normalized event, hand it to the intake.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebhookSecret } from '../config.js';
 import { translateDrupalDelivery } from '../events/drupal.js';
@@ -137,7 +137,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
       attachValidation: true,
     },
     async (request, reply) => {
-      if (request.validationError) throw deliveryIdProblem(request.headers['webhook-id'], 'webhook-id');
+      if (request.validationError) throw headerProblem(request.validationError, request.headers['webhook-id'], 'webhook-id');
       const parsed = parseNativeEvent(parseJson(rawBody(request)));
       if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
       const receivedAt = Date.now();
@@ -170,7 +170,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
       attachValidation: true,
     },
     async (request, reply) => {
-      if (request.validationError) throw deliveryIdProblem(request.headers['x-drupal-delivery'], 'X-Drupal-Delivery');
+      if (request.validationError) throw headerProblem(request.validationError, request.headers['x-drupal-delivery'], 'X-Drupal-Delivery');
       const id = request.headers['x-drupal-delivery'];
       const body = parseJson(rawBody(request));
       const eventName = request.headers['x-drupal-event']?.trim() || eventOfBody(body);
@@ -198,10 +198,16 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Once the signature is good, the delivery id is the only header left that can be wrong: the
- * signature headers were just checked, and the event header is free text.
+ * The problem with a validly signed request's headers. The delivery id is the one that can be
+ * wrong once the signature is good (the signature headers were just checked, the event header is
+ * free text); any other is named as Fastify found it.
  */
-function deliveryIdProblem(value: string | undefined, header: string): HttpProblem {
+function headerProblem(error: Pick<FastifyError, 'message' | 'validation'>, value: string | undefined, header: string): HttpProblem {
+  const name = header.toLowerCase();
+  const aboutDeliveryId = (error.validation ?? []).every(
+    (issue) => issue.instancePath === `/${name}` || (issue.keyword === 'required' && issue.params.missingProperty === name),
+  );
+  if (!aboutDeliveryId) return new HttpProblem('invalid-request', error.message);
   return value
     ? new HttpProblem('invalid-delivery-id', `${header} must be 1 to 255 printable ASCII characters`)
     : new HttpProblem('missing-delivery-id', `missing header ${header}`);
