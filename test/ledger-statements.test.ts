@@ -2,7 +2,7 @@
 // 2,000-member snapshot costs what a 10-member one does, on both stores.
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OgMember } from '../src/events/model.js';
+import type { OgEvent, OgMember } from '../src/events/model.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { PostgresAdapter } from '../src/ledger/postgres.js';
 import type { Adapter, Db } from '../src/ledger/sql.js';
@@ -132,6 +132,55 @@ describe('SQLite query plans', () => {
 });
 
 describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
+  it('writes a burst of membership events in the statements of one, with the effect of one after another', async () => {
+    const T = Date.UTC(2026, 10, 24, 10);
+    const burst = (): OgEvent[] => [
+      // Three groups, one of them never seen; a later and an earlier change than the ledger holds;
+      // a redelivery of an event stored before; users with and without profiles.
+      ...Array.from({ length: 30 }, (_, i) => ogEvent(
+        { type: 'og.membership.created', groupId: 1 + (i % 3), member: { user: { id: 100 + i, email: `m${i}@example.org` }, state: i % 4 === 0 ? 'pending' : 'active', isAdmin: i % 5 === 0 } },
+        T + 60_000,
+        `burst-${i}`,
+      )),
+      ogEvent({ type: 'og.membership.updated', groupId: 1, member: { user: { id: 8, firstName: 'Bob' }, state: 'blocked', isAdmin: false } }, T + 120_000, 'newer'),
+      ogEvent({ type: 'og.membership.updated', groupId: 1, member: { user: { id: 9 }, state: 'blocked', isAdmin: false } }, T - 120_000, 'older'),
+      ogEvent({ type: 'og.membership.deleted', groupId: 2, userId: 9 }, T + 60_000, 'left'),
+      ogEvent({ type: 'og.membership.created', groupId: 1, member: { user: { id: 7 }, state: 'active', isAdmin: true } }, T, 'seen-before'),
+    ];
+    const seed = async (ledger: Ledger) => {
+      await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 1, title: 'One' }, members: members(3, 7) }, T, 'snapshot-1'));
+      await ledger.accept(ogEvent({ type: 'og.group.created', group: { id: 2, title: 'Two' } }, T, 'group-2'));
+      await ledger.accept(ogEvent({ type: 'og.membership.created', groupId: 1, member: { user: { id: 7 }, state: 'active', isAdmin: true } }, T, 'seen-before'));
+    };
+    const state = async (ledger: Ledger) => ({
+      groups: await Promise.all([1, 2, 3].map(async (id) => ({ ...(await ledger.group(id)), dirtySeq: undefined }))),
+      members: (await Promise.all([1, 2, 3].map((id) => ledger.members(id)))).flat().map((m) => ({ ...m, dirtySeq: undefined })),
+      users: [...(await ledger.users([7, 8, 9, ...Array.from({ length: 30 }, (_, i) => 100 + i)])).values()],
+      events: (await ledger.listEvents({ limit: 100 })).map((e) => ({ id: e.id, status: e.status })).sort((a, b) => a.id.localeCompare(b.id)),
+      counts: await ledger.eventCounts(),
+    });
+
+    const oneByOne = new Ledger(await make());
+    cleanups.unshift(() => oneByOne.close());
+    await oneByOne.migrate();
+    await seed(oneByOne);
+    const sequential = [];
+    for (const event of burst()) sequential.push(await oneByOne.accept(event));
+
+    const { adapter, count } = counting(await make());
+    const together = new Ledger(adapter);
+    cleanups.unshift(() => together.close());
+    await together.migrate();
+    await seed(together);
+    const before = count();
+    const batched = await Promise.all(burst().map((event) => together.accept(event)));
+
+    expect(batched).toEqual(sequential);
+    expect(batched.filter((o) => o === 'duplicate')).toHaveLength(1);
+    expect(await state(together)).toEqual(await state(oneByOne));
+    expect(count() - before).toBeLessThan(20);
+  });
+
   it('answers a whole batch with the outage at once when the store is out of reach, asking it once', async () => {
     const inner = await make();
     let writes = 0;
