@@ -12,7 +12,7 @@
 // Pruning settled events takes none of these: no unclean item points at the events it deletes.
 import { admit } from '../events/admission.js';
 import type { OgEvent, OgUser } from '../events/model.js';
-import { changedOwner, ledgerChangesOf, type LedgerChanges } from './changes.js';
+import { changedOwner, ledgerChangesOf, type LedgerChanges, type MemberWrite } from './changes.js';
 import {
   eventCountsOf,
   eventStatusSql,
@@ -176,46 +176,16 @@ export class Ledger implements Store {
     const seqOf = new Map(inserted.map((row) => [row.id, Number(row.seq)]));
     const accepted = ordered.filter((q) => seqOf.has(q.event.id));
     if (accepted.length > 0) {
-      // A membership of a group never seen, or dead: as #record, once per group, with its first event.
+      // A group's placeholder, or its revival, goes with its first event, as in #record.
       const firstSeq = new Map<number, number>();
       for (const q of accepted) if (!firstSeq.has(q.changes.ogId)) firstSeq.set(q.changes.ogId, seqOf.get(q.event.id)!);
-      await db.run(
-        `INSERT INTO og_groups (og_id, changed_at, dirty_seq)
-         SELECT r.og_id, ${BIGINT}, r.seq FROM ${d.rows({ og_id: 'int', seq: 'int' })} r WHERE true ORDER BY r.og_id
-         ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-         WHERE og_groups.sync_state = 'dead'`,
-        [PLACEHOLDER_CHANGED_AT, json([...firstSeq].map(([og_id, seq]) => ({ og_id, seq })))],
-      );
+      await this.#placeGroups(db, [...firstSeq].map(([og_id, seq]) => ({ og_id, seq })));
       const users = accepted.flatMap((q) => q.changes.users);
       if (users.length > 0) await this.#saveProfiles(db, users);
-      // A member new to the ledger but older than the group's last complete list stays out.
-      const applied = await db.all<{ og_id: number; uid: number }>(
-        `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
-         SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
-         FROM ${d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
-         WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at
-         ORDER BY r.og_id, r.uid
-         ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
-           changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-         WHERE og_members.changed_at <= excluded.changed_at
-         RETURNING og_id, uid`,
-        [
-          json(
-            accepted.map((q) => {
-              const m = q.changes.members[0]!;
-              return { og_id: q.changes.ogId, uid: m.uid, state: m.state, is_admin: m.isAdmin ? 1 : 0, at: q.event.occurredAt, seq: seqOf.get(q.event.id)! };
-            }),
-          ),
-        ],
-      );
-      const seqOfMember = new Map(accepted.map((q) => [`${q.changes.ogId}:${q.changes.members[0]!.uid}`, seqOf.get(q.event.id)!]));
-      if (applied.length > 0) {
-        await db.run(
-          `INSERT INTO event_targets (event_seq, og_id, uid)
-           SELECT r.event_seq, r.og_id, r.uid FROM ${d.rows({ event_seq: 'int', og_id: 'int', uid: 'int' })} r WHERE true ON CONFLICT DO NOTHING`,
-          [json(applied.map((a) => ({ event_seq: seqOfMember.get(`${Number(a.og_id)}:${Number(a.uid)}`)!, og_id: Number(a.og_id), uid: Number(a.uid) })))],
-        );
-      }
+      const rows = accepted.map((q) => memberRow(q.changes.members[0]!, q.event.occurredAt, seqOf.get(q.event.id)!));
+      const seqOfMember = new Map(rows.map((r) => [`${r.og_id}:${r.uid}`, r.seq]));
+      const applied = await this.#writeMembers(db, rows);
+      await this.#addTargets(db, applied.map((a) => ({ event_seq: seqOfMember.get(`${a.og_id}:${a.uid}`)!, ...a })));
     }
     return ordered.map((q) => ({ outcome: seqOf.has(q.event.id) ? 'accepted' : 'duplicate' }));
   }
@@ -302,29 +272,13 @@ export class Ledger implements Store {
     } else {
       // A membership of a group never seen: the reconciler makes it under a placeholder title,
       // which any real group event outranks. A dead group gets another chance with new work.
-      await db.run(
-        `INSERT INTO og_groups (og_id, changed_at, dirty_seq) VALUES (?, ?, ?)
-         ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-         WHERE og_groups.sync_state = 'dead'`,
-        [ogId, PLACEHOLDER_CHANGED_AT, seq],
-      );
+      await this.#placeGroups(db, [{ og_id: ogId, seq }]);
     }
 
     if (changes.users.length > 0) await this.#saveProfiles(db, changes.users);
 
     if (changes.members.length > 0) {
-      // A member new to the ledger but older than the group's last complete list stays out.
-      const applied = await db.all<{ uid: number }>(
-        `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
-         SELECT ${BIGINT}, r.uid, r.state, r.is_admin, ${BIGINT}, ${BIGINT}
-         FROM ${d.rows({ uid: 'int', state: 'text', is_admin: 'int' })} r
-         WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = ?), ${BIGINT}) <= ${BIGINT}
-         ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
-           changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-         WHERE og_members.changed_at <= excluded.changed_at
-         RETURNING uid`,
-        [ogId, at, seq, json(changes.members.map((m) => ({ uid: m.uid, state: m.state, is_admin: m.isAdmin ? 1 : 0 }))), ogId, at, at],
-      );
+      const applied = await this.#writeMembers(db, changes.members.map((m) => memberRow(m, at, seq)));
       for (const { uid } of applied) targets.add(uid);
     }
 
@@ -352,13 +306,52 @@ export class Ledger implements Store {
       for (const { uid } of deleted) targets.add(uid);
     }
 
-    if (targets.size > 0) {
-      await db.run(
-        `INSERT INTO event_targets (event_seq, og_id, uid) SELECT ${BIGINT}, ${BIGINT}, r.uid FROM ${d.rows({ uid: 'int' })} r
-         WHERE true ON CONFLICT DO NOTHING`,
-        [seq, ogId, json([...targets].map((uid) => ({ uid })))],
-      );
-    }
+    await this.#addTargets(db, [...targets].map((uid) => ({ event_seq: seq, og_id: ogId, uid })));
+  }
+
+  /**
+   * A membership of a group never seen: the reconciler makes the group under a placeholder title,
+   * which any real group event outranks. A dead group gets another chance with new work.
+   */
+  async #placeGroups(db: Db, groups: Array<{ og_id: number; seq: number }>): Promise<void> {
+    await db.run(
+      `INSERT INTO og_groups (og_id, changed_at, dirty_seq)
+       SELECT r.og_id, ${BIGINT}, r.seq FROM ${this.adapter.dialect.rows({ og_id: 'int', seq: 'int' })} r WHERE true ORDER BY r.og_id
+       ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_groups.sync_state = 'dead'`,
+      [PLACEHOLDER_CHANGED_AT, json(groups)],
+    );
+  }
+
+  /**
+   * Writes memberships, each only over an older change of it; a member new to the ledger but
+   * older than its group's last complete list stays out. Returns the memberships written.
+   */
+  async #writeMembers(db: Db, rows: MemberWriteRow[]): Promise<Array<{ og_id: number; uid: number }>> {
+    const applied = await db.all<{ og_id: number; uid: number }>(
+      `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
+       SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
+       FROM ${this.adapter.dialect.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
+       WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at
+       ORDER BY r.og_id, r.uid
+       ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
+         changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_members.changed_at <= excluded.changed_at
+       RETURNING og_id, uid`,
+      [json(rows)],
+    );
+    return applied.map((a) => ({ og_id: Number(a.og_id), uid: Number(a.uid) }));
+  }
+
+  /** Records which items events changed (uid 0: the group itself). */
+  async #addTargets(db: Db, targets: Array<{ event_seq: number; og_id: number; uid: number }>): Promise<void> {
+    if (targets.length === 0) return;
+    await db.run(
+      `INSERT INTO event_targets (event_seq, og_id, uid)
+       SELECT r.event_seq, r.og_id, r.uid FROM ${this.adapter.dialect.rows({ event_seq: 'int', og_id: 'int', uid: 'int' })} r
+       WHERE true ON CONFLICT DO NOTHING`,
+      [json(targets)],
+    );
   }
 
   /** Remembers users' profiles: a later one's fields win, an absent field keeps what is known. */
@@ -798,6 +791,24 @@ async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<nu
   const found = new Map(rows.map((row) => [row.uid, row]));
   return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
 }
+
+interface MemberWriteRow {
+  og_id: number;
+  uid: number;
+  state: string;
+  is_admin: number;
+  at: number;
+  seq: number;
+}
+
+const memberRow = (m: MemberWrite, at: number, seq: number): MemberWriteRow => ({
+  og_id: m.ogId,
+  uid: m.uid,
+  state: m.state,
+  is_admin: m.isAdmin ? 1 : 0,
+  at,
+  seq,
+});
 
 /**
  * Whether a batch is only membership events, each of another membership and with another id, so
