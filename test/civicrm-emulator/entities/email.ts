@@ -1,5 +1,6 @@
 /**
- * Email (civicrm_email): api/v3/Email.php, a plain _civicrm_api3_basic_get. Filters take SQL
+ * Email (civicrm_email): api/v3/Email.php (civicrm-core; its get has been a plain
+ * _civicrm_api3_basic_get from 4.6 to the 5.69 this emulator answers as). Filters take SQL
  * operators (`{"IN": […]}`), every email of a contact is a row (not only the primary one), and a
  * dotted key joins a foreign key's table (Civi\API\Api3SelectQuery::addFkField): core's own
  * Email.getlist filters `contact_id.is_deleted` this way. Other dotted keys are ignored.
