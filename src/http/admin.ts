@@ -1,6 +1,6 @@
 // The operator API under /admin, behind a bearer token. Without ADMIN_TOKEN it does not exist.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { Type, type TSchema } from 'typebox';
+import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { parseManualEvent } from '../events/native.js';
@@ -13,7 +13,7 @@ import { documentedBody } from './openapi.js';
 import { problemResponses } from './problem-types.js';
 import { HttpProblem, sendProblem, toProblem } from './problems.js';
 import * as Answers from './schemas.js';
-import { ref } from './schemas.js';
+import { jsonAnswer } from './schemas.js';
 
 /** What the sync side tells the operator API; absent when only intake runs. */
 export interface SyncControl {
@@ -78,7 +78,6 @@ const ReconcileQuery = Type.Object({ dryRun: Type.Optional(Type.Boolean({ defaul
 const admin = { tags: ['admin'], security: [{ adminToken: [] }] };
 /** What every operator route may answer besides its own. */
 const ADMIN_PROBLEMS = ['unauthorized', 'not-found', 'store-unavailable'] as const;
-const json = <T extends TSchema>(schema: T, description: string) => ({ description, content: { 'application/json': { schema: ref(schema) } } });
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, options) => {
   // Handlers take their params and query typed from the route's own schemas.
@@ -110,7 +109,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     ...admin,
     operationId: 'getStatus',
     summary: 'Counts of events and work; CiviCRM reachability; version',
-    response: { 200: json(Answers.AdminStatus, 'Status'), ...problemResponses(...ADMIN_PROBLEMS) },
+    response: { 200: jsonAnswer(Answers.AdminStatus, 'Status'), ...problemResponses(...ADMIN_PROBLEMS) },
   };
   app.get('/admin/status', { schema: statusSchema }, async () => {
     const [events, work] = await Promise.all([store.eventCounts(), store.workCounts()]);
@@ -140,7 +139,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     description:
       'Kept in memory by each process (a restart starts afresh). The backlog is read every minute, and whenever ' +
       'GET /admin/status is asked.',
-    response: { 200: json(Answers.Activity, 'The last 60 minutes'), ...problemResponses(...ADMIN_PROBLEMS) },
+    response: { 200: jsonAnswer(Answers.Activity, 'The last 60 minutes'), ...problemResponses(...ADMIN_PROBLEMS) },
   };
   app.get('/admin/activity', { schema: activitySchema }, async () => ({ minutes: activity.view() }));
 
@@ -156,7 +155,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
       },
     }),
     response: {
-      202: json(Answers.Accepted, 'Taken: stored durably (`accepted`), or seen before (`duplicate`)'),
+      202: jsonAnswer(Answers.Accepted, 'Taken: stored durably (`accepted`), or seen before (`duplicate`)'),
       ...problemResponses(
         ...ADMIN_PROBLEMS,
         'invalid-json',
@@ -182,7 +181,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     operationId: 'listEvents',
     summary: 'List events, newest first',
     querystring: EventsQuery,
-    response: { 200: json(Answers.EventList, 'The events'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
+    response: { 200: jsonAnswer(Answers.EventList, 'The events'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
   };
   app.get('/admin/events', { schema: listEventsSchema }, async (request) => {
     const { query } = request;
@@ -201,7 +200,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     operationId: 'replayDeadEvents',
     summary: 'Put every dead event back to be applied',
     description: 'Replays the dead events, newest first, up to 1,000 per call; `more` says whether to call again.',
-    response: { 202: json(Answers.BulkReplayed, 'Replayed'), ...problemResponses(...ADMIN_PROBLEMS) },
+    response: { 202: jsonAnswer(Answers.BulkReplayed, 'Replayed'), ...problemResponses(...ADMIN_PROBLEMS) },
   };
   app.post('/admin/events/replay-dead', { schema: replayDeadSchema }, async (_request, reply) => {
     const dead = await store.listEvents({ status: 'dead', limit: BULK_REPLAY_LIMIT });
@@ -218,7 +217,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     description: 'Marks every group and membership the event changed to be synced again.',
     params: IdParams,
     response: {
-      202: json(Answers.Replayed, 'The event is pending again'),
+      202: jsonAnswer(Answers.Replayed, 'The event is pending again'),
       ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-event'),
     },
   };
@@ -234,7 +233,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     operationId: 'listGroups',
     summary: 'The OG groups the service knows, with their sync state, paged',
     querystring: GroupsQuery,
-    response: { 200: json(Answers.GroupList, 'A page of groups'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
+    response: { 200: jsonAnswer(Answers.GroupList, 'A page of groups'), ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request') },
   };
   app.get('/admin/groups', { schema: listGroupsSchema }, async (request) => {
     const { query } = request;
@@ -250,7 +249,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     params: GroupParams,
     querystring: MembersQuery,
     response: {
-      200: json(Answers.MemberList, 'A page of members'),
+      200: jsonAnswer(Answers.MemberList, 'A page of members'),
       ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group'),
     },
   };
@@ -269,7 +268,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     description: 'Its ledger record (desired state, CiviCRM ids, sync state) and every one of its members.',
     params: GroupParams,
     response: {
-      200: json(Answers.GroupState, 'The group and its members'),
+      200: jsonAnswer(Answers.GroupState, 'The group and its members'),
       ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group'),
     },
   };
@@ -293,8 +292,8 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
     params: GroupParams,
     querystring: ReconcileQuery,
     response: {
-      200: json(Answers.Reconciling, 'Dry run: the differences, nothing changed'),
-      202: json(Answers.Reconciling, 'Reconciled; the members are being written'),
+      200: jsonAnswer(Answers.Reconciling, 'Dry run: the differences, nothing changed'),
+      202: jsonAnswer(Answers.Reconciling, 'Reconciled; the members are being written'),
       ...problemResponses(...ADMIN_PROBLEMS, 'invalid-request', 'unknown-group', 'group-busy', 'civicrm-unavailable'),
     },
   };

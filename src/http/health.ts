@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
 import type { SyncControl } from './admin.js';
 import type { Intake } from './intake.js';
 import { problemResponses } from './problem-types.js';
-import { Liveness, Readiness, ref } from './schemas.js';
+import { jsonAnswer, Liveness, Readiness } from './schemas.js';
 
 export interface HealthOptions {
   store: Pick<EventLog, 'checkWritable'> & Pick<OperatorQueries, 'workCounts'>;
@@ -35,13 +35,12 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (plain, opt
         operationId: 'getHealth',
         summary: 'Liveness',
         description: 'Answers 200 while the process serves.',
-        response: { 200: { description: 'Alive', content: { 'application/json': { schema: ref(Liveness) } } }, ...problemResponses() },
+        response: { 200: jsonAnswer(Liveness, 'Alive'), ...problemResponses() },
       },
     },
     async () => ({ status: 'ok' as const }),
   );
 
-  const readiness = (description: string) => ({ description, content: { 'application/json': { schema: ref(Readiness) } } });
   const readyzSchema = {
     ...health,
     operationId: 'getReadiness',
@@ -50,8 +49,8 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (plain, opt
       'Answers 200 when the store takes writes, 503 when it does not or while shutting down. The body says whether CiviCRM answered lately.',
     response: {
       ...problemResponses(),
-      200: readiness('Ready to accept events'),
-      503: readiness('Not ready: the store cannot take writes, or the service is shutting down'),
+      200: jsonAnswer(Readiness, 'Ready to accept events'),
+      503: jsonAnswer(Readiness, 'Not ready: the store cannot take writes, or the service is shutting down'),
     },
   };
   app.get('/readyz', { schema: readyzSchema }, async (_request, reply) => {

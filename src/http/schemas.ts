@@ -11,6 +11,11 @@ export function ref<T extends TSchema>(schema: T) {
   return Type.Unsafe<Static<T>>({ $ref: `${id}#` });
 }
 
+/** A route's JSON answer: one of the shared schemas, and what the answer means. */
+export function jsonAnswer<T extends TSchema>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema: ref(schema) } } };
+}
+
 const Nullable = <T extends TSchema>(schema: T, description?: string) =>
   Type.Union([schema, Type.Null()], description === undefined ? {} : { description });
 const EpochMs = (description: string) => Type.Integer({ description: `${description} (Unix epoch milliseconds)` });

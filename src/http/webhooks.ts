@@ -13,7 +13,7 @@ import { keepRawJsonBodies, parseJson, rawBody } from './json-body.js';
 import { documentedBody } from './openapi.js';
 import { problemResponses } from './problem-types.js';
 import { HttpProblem, toProblem } from './problems.js';
-import { Accepted, ref } from './schemas.js';
+import { Accepted, jsonAnswer } from './schemas.js';
 import { hubVerifier, nativeVerifier, type HubAlgorithm } from './signatures.js';
 
 export interface WebhookOptions {
@@ -81,10 +81,7 @@ const EXAMPLE_DRUPAL = {
 };
 
 const answers = {
-  202: {
-    description: 'Taken: stored durably (`accepted`), seen before (`duplicate`), or of no use to the service (`ignored`).',
-    content: { 'application/json': { schema: ref(Accepted) } },
-  },
+  202: jsonAnswer(Accepted, 'Taken: stored durably (`accepted`), seen before (`duplicate`), or of no use to the service (`ignored`).'),
   ...problemResponses(
     'invalid-json',
     'invalid-event',
