@@ -521,31 +521,34 @@ export class Ledger implements Store {
    * resting after its last sync will be due.
    */
   async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<Claimed> {
-    const restingMs = await this.#restingMs(now);
-    if (restingMs !== 0) return restingMs === undefined ? undefined : { restingMs };
+    const [first, second] = await this.#restingMs(now, 2);
+    if (first !== 0) return first === undefined ? undefined : { restingMs: first };
     const claimed = await this.adapter.write(
       async (db) => {
         const lease = await this.#claim(db, owner, now, leaseMs);
         const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
-        return lease && work && { lease, work };
+        return lease && work && { lease, work, moreDue: second === 0 };
       },
       { durable: this.adapter.claimsNeedDisk },
     );
     if (claimed) return claimed;
     // Another lane took the group between the read and the claim: what is left may be resting,
     // or due (then soon again).
-    const left = await this.#restingMs(now);
+    const [left] = await this.#restingMs(now, 1);
     return left === undefined ? undefined : { restingMs: Math.max(left, 1) };
   }
 
-  /** 0 when a group with work is free to claim; else how long until the first resting one is; undefined: no work. */
-  async #restingMs(now: number): Promise<number | undefined> {
+  /**
+   * For the first `count` groups with work, least recently worked first: 0 when one is free to
+   * claim, else how long until its rest ends. None: no work.
+   */
+  async #restingMs(now: number, count: number): Promise<number[]> {
     const d = this.adapter.dialect;
-    const [next] = await this.adapter.db.all<{ resting_ms: number }>(
-      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT 1`,
-      [now, now, now],
+    const next = await this.adapter.db.all<{ resting_ms: number }>(
+      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT ?`,
+      [now, now, now, count],
     );
-    return next && Math.max(0, Number(next.resting_ms));
+    return next.map((row) => Math.max(0, Number(row.resting_ms)));
   }
 
   /**

@@ -55,6 +55,9 @@ export interface BackoffPolicy {
   maxAttempts: number;
 }
 
+/** How long the wakes that follow one another are gathered into one (see Worker.wake). */
+const WAKE_COALESCE_MS = 20;
+
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 5 * 60_000, maxAttempts: 8 };
 
 /**
@@ -87,6 +90,7 @@ export class Worker {
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
+  private waking: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -107,18 +111,29 @@ export class Worker {
   /** Lets lanes finish the group in hand, then resolves. */
   async stop(): Promise<void> {
     this.running = false;
+    clearTimeout(this.waking);
+    this.waking = undefined;
     for (const done of [...this.sleepers]) done();
     await Promise.all(this.lanes);
     this.lanes = [];
   }
 
   /**
-   * New work arrived: an idle lane looks now instead of at its next poll. A lane that finds work
-   * wakes the next, so a burst fans out over the lanes, and one event wakes one lane, not all.
+   * New work arrived: an idle lane looks now instead of at its next poll. A lane that claims a
+   * group while another is due too wakes the next, so a burst fans out over the lanes, and one
+   * event wakes one lane, not all.
+   *
+   * Each wake costs a lane a look at the store, which grows with the work waiting: the wakes of
+   * the next few milliseconds (a steady stream of accepts) are answered by one look. A change
+   * reaches CiviCRM that much later, and the store is not asked once per event.
    */
   wake(): void {
-    const [first] = this.sleepers;
-    first?.();
+    if (this.waking) return;
+    this.waking = setTimeout(() => {
+      this.waking = undefined;
+      const [first] = this.sleepers;
+      first?.();
+    }, WAKE_COALESCE_MS);
   }
 
   private async lane(): Promise<void> {
@@ -135,7 +150,7 @@ export class Worker {
         await this.sleep(claimed?.restingMs);
         continue;
       }
-      this.wake();
+      if (claimed.moreDue) this.wake();
       const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
