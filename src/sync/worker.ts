@@ -27,7 +27,10 @@ export interface WorkerOptions {
   /**
    * How long a group rests after a sync that left none of its members due, before the worker
    * takes it again: the changes that come meanwhile go to CiviCRM together, in one request,
-   * rather than one request each. A group with more due than one batch goes on at once.
+   * rather than one request each. A group with more due than one batch goes on at once. The
+   * first change to a group that has rested reaches CiviCRM at once; the changes of a burst
+   * (a bulk operation in Drupal) wait at most this long. Default one second: a sync costs
+   * CiviCRM a request and the service a few store transactions whatever it carries.
    */
   restMs?: number;
   /**
@@ -96,7 +99,7 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.pollMs = options.pollMs ?? 1_000;
     this.memberBatch = options.memberBatch ?? 1_000;
-    this.restMs = options.restMs ?? 100;
+    this.restMs = options.restMs ?? 1_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.availability = options.availability ?? new StoreAvailability(options.logger);
     this.now = options.now ?? Date.now;

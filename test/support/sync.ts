@@ -38,7 +38,7 @@ export async function startRig(options: RigOptions = {}) {
   const sync = createSync(config, temp.store, {
     metrics,
     logger: options.logger,
-    worker: { pollMs: 20, backoff: { baseMs: 20, maxMs: 200, maxAttempts: 3 }, ...options.worker },
+    worker: { pollMs: 20, restMs: 100, backoff: { baseMs: 20, maxMs: 200, maxAttempts: 3 }, ...options.worker },
   });
   const { fastify } = await buildApp({
     config,
