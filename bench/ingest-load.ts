@@ -3,11 +3,13 @@
 import { createHmac } from 'node:crypto';
 import autocannon from 'autocannon';
 
-const { url, connections, durationSeconds, secret } = JSON.parse(process.argv[2]!) as {
+const { url, connections, durationSeconds, secret, uidBase = 0 } = JSON.parse(process.argv[2]!) as {
   url: string;
   connections: number;
   durationSeconds: number;
   secret: string;
+  /** Added to every uid: runs with different bases post memberships of different users. */
+  uidBase?: number;
 };
 const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
 let n = 0;
@@ -30,7 +32,7 @@ const instance = autocannon({
         const body = JSON.stringify({
           type: 'og.membership.created',
           timestamp: new Date().toISOString(),
-          data: { group_id: 1 + (i % 50), user: { id: 1 + (i % 2000), email: `u${i % 2000}@example.org` }, state: 'active', is_admin: false },
+          data: { group_id: 1 + (i % 50), user: { id: uidBase + 1 + (i % 2000), email: `u${uidBase + 1 + (i % 2000)}@example.org` }, state: 'active', is_admin: false },
         });
         const signature = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
         return {

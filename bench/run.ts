@@ -11,8 +11,9 @@
 //   5. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
 //   0. ingest (bench/ingest.ts): the service and a bare Fastify route side by side, each in its own
-//      process, loaded by autocannon in a third at 1 and 50 connections: events/s, p50/p99 and
-//      server CPU per event, the ratios, a summary line; the figures go to bench/results.json.
+//      process, warmed up, then loaded by autocannon in a third at 1 and 50 connections: events/s,
+//      p50/p99 and server CPU per event, the ratios, a summary line; the figures go to
+//      bench/results.json.
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase), BENCH_LOAD_SECONDS (5,
 // each ingest run).
