@@ -129,6 +129,35 @@ describe('SQLite query plans', () => {
       });
     }
   });
+
+  it('finds due work by stepping through the groups that have dirty members, never reading every dirty member', async () => {
+    const dir = tempDir();
+    cleanups.push(async () => dir.remove());
+    const path = `${dir.path}/plans.sqlite`;
+    const { adapter, seen: statements } = counting(new SqliteAdapter(path));
+    const ledger = new Ledger(adapter);
+    cleanups.unshift(() => ledger.close());
+    await ledger.migrate();
+    for (const ogId of [1, 2, 3]) {
+      await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: ogId, title: `G${ogId}` }, members: members(200) }, Date.now()));
+    }
+    const claimed = await ledger.claimWork('w1', Date.now(), 60_000, 10);
+    expect(claimed).toMatchObject({ lease: { ogId: 1 }, moreDue: true });
+
+    const reader = new Database(path, { readonly: true });
+    cleanups.unshift(async () => {
+      reader.close();
+    });
+    const finding = statements.filter((s) => s.sql.includes('member_work'));
+    expect(finding).toHaveLength(2); // the look, then the claim
+    for (const { sql, params } of finding) {
+      const plan = (reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+      // Each row reads "SEARCH|SCAN <table or alias> …"; og_members is read as itself and as m.
+      const members = plan.filter((detail) => ['og_members', 'm'].includes(detail.split(' ')[1]!));
+      expect(members.length, plan.join('\n')).toBeGreaterThan(0);
+      for (const detail of members) expect(detail, plan.join('\n')).toMatch(/^SEARCH \w+ USING COVERING INDEX og_members_(state_group \(sync_state=\?( AND og_id>\?)?\)|work \(og_id=\? AND sync_state=\? AND next_attempt_at<\?\))/);
+    }
+  });
 });
 
 describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {

@@ -545,25 +545,31 @@ export class Ledger implements Store {
   async #restingMs(now: number, count: number): Promise<number[]> {
     const d = this.adapter.dialect;
     const next = await this.adapter.db.all<{ resting_ms: number }>(
-      `SELECT g.lease_until - ${d.now} AS resting_ms ${this.#dueGroups(`g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT ?`,
-      [now, now, now, count],
+      `${this.#dueGroups(`g.lease_until - ${d.now} AS resting_ms`, `g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT ?`,
+      [now, now, count],
     );
     return next.map((row) => Math.max(0, Number(row.resting_ms)));
   }
 
   /**
-   * FROM and WHERE of the groups with work due whose lease passes `leaseTest`, least recently
-   * worked first. Due work is found from the dirty items (indexed), not by visiting every group.
-   * Whether a lease holds is the store's clock; the parameters (the caller's now, three times)
-   * only date retries.
+   * The groups with work due whose lease passes `leaseTest`, least recently worked first, up to
+   * ORDER BY. The candidates are the dirty groups and the groups with a dirty member, each of the
+   * latter found by one step through the (sync_state, og_id) index: the cost grows with the
+   * groups that have work, not with their dirty members (thousands under a burst, while their
+   * groups rest) nor with the groups at rest. Whether a lease holds is the store's clock; the two
+   * parameters (the caller's now) only date retries.
    */
-  #dueGroups(leaseTest: string): string {
-    return `FROM og_groups g
-      JOIN (SELECT og_id FROM og_groups WHERE sync_state = 'dirty' AND next_attempt_at <= ?
-            UNION
-            SELECT og_id FROM og_members WHERE sync_state = 'dirty' AND next_attempt_at <= ?) due
-        ON due.og_id = g.og_id
-      WHERE (${leaseTest}) AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+  #dueGroups(columns: string, leaseTest: string): string {
+    return `WITH RECURSIVE member_work (og_id) AS (
+        SELECT min(og_id) FROM og_members WHERE sync_state = 'dirty'
+        UNION ALL
+        SELECT (SELECT min(m.og_id) FROM og_members m WHERE m.sync_state = 'dirty' AND m.og_id > w.og_id)
+        FROM member_work w WHERE w.og_id IS NOT NULL)
+      SELECT ${columns} FROM og_groups g
+      WHERE g.og_id IN (SELECT og_id FROM member_work UNION ALL SELECT og_id FROM og_groups WHERE sync_state = 'dirty')
+        AND (${leaseTest}) AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+        AND (g.sync_state = 'dirty'
+             OR EXISTS (SELECT 1 FROM og_members m WHERE m.og_id = g.og_id AND m.sync_state = 'dirty' AND m.next_attempt_at <= ?))
       ORDER BY g.lease_until, g.og_id`;
   }
 
@@ -571,9 +577,9 @@ export class Ledger implements Store {
     const d = this.adapter.dialect;
     const [claimed] = await db.all<{ og_id: number; lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
-       WHERE og_id = (SELECT g.og_id ${this.#dueGroups(`g.lease_until <= ${d.now}`)} LIMIT 1 ${d.skipLocked('g')})
+       WHERE og_id = (${this.#dueGroups('g.og_id', `g.lease_until <= ${d.now}`)} LIMIT 1 ${d.skipLocked('g')})
        RETURNING og_id, lease_token`,
-      [owner, leaseMs, now, now, now],
+      [owner, leaseMs, now, now],
     );
     return claimed && { ogId: claimed.og_id, owner, token: claimed.lease_token };
   }

@@ -138,4 +138,16 @@ export const migrations: Migration[] = [
         INSERT INTO event_counter (shard, accepted) SELECT 0, count(*) FROM events;`,
     },
   },
+  {
+    version: 6,
+    name: 'groups with dirty members',
+    // The worker finds the groups with dirty members by stepping from one og_id to the next in
+    // this index, not by reading every dirty member. It serves whatever (sync_state) served.
+    sql: {
+      sqlite: `DROP INDEX og_members_state;
+        CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
+      postgres: `DROP INDEX og_members_state;
+        CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
+    },
+  },
 ];
