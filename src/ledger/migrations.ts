@@ -142,11 +142,14 @@ export const migrations: Migration[] = [
     version: 6,
     name: 'groups with dirty members',
     // The worker finds the groups with dirty members by stepping from one og_id to the next in
-    // this index, not by reading every dirty member. It serves whatever (sync_state) served.
+    // this index, not by reading every dirty member. It serves what (sync_state) and
+    // (sync_state, next_attempt_at) served, and every membership written updates one index less.
     sql: {
       sqlite: `DROP INDEX og_members_state;
+        DROP INDEX og_members_due;
         CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
       postgres: `DROP INDEX og_members_state;
+        DROP INDEX og_members_due;
         CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
     },
   },
