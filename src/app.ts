@@ -1,6 +1,7 @@
 // buildApp: the Fastify instance with every route, without listening (tests use inject).
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { Activity } from './activity.js';
 import type { Config } from './config.js';
 import type { OgEvent } from './events/model.js';
@@ -15,6 +16,7 @@ import { BODY_LIMIT } from './http/json-body.js';
 import { webhookRoutes } from './http/webhooks.js';
 import { StoreAvailability } from './ledger/availability.js';
 import type { Store } from './ledger/store.js';
+import { requestLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
 
@@ -48,7 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, metrics, sync } = deps;
   const { requestTimeoutMs } = config.http;
   const fastify = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    ...(deps.logger ? { loggerInstance: deps.logger, childLoggerFactory: requestLoggers() } : { logger: false }),
     bodyLimit: BODY_LIMIT,
     // Answered below as a problem document with Retry-After instead.
     return503OnClosing: false,
@@ -134,4 +136,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await fastify.register(healthRoutes, { store, availability, intake, metrics, openapiPath: OPENAPI_PATH, sync });
   if (config.adminToken !== undefined) await fastify.register(consoleRoutes, { root: deps.consoleDir ?? CONSOLE_DIR });
   return { fastify, intake };
+}
+
+/**
+ * Fastify's factory of each request's logger: a child of the request logger made once from the
+ * logger Fastify hands it (Fastify's own, which adds its serializers to the service's).
+ */
+function requestLoggers() {
+  const bases = new WeakMap<FastifyBaseLogger, Logger>();
+  return (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger => {
+    let base = bases.get(logger);
+    if (!base) bases.set(logger, (base = requestLogger(logger as Logger)));
+    return base.child(bindings, options);
+  };
 }

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreAvailability } from '../src/ledger/availability.js';
 import type { Store } from '../src/ledger/store.js';
-import { createLogger, loggedUrl } from '../src/logger.js';
+import { createLogger, loggedUrl, requestLogger } from '../src/logger.js';
 import { ADMIN_TOKEN, nativeBody, testApp, type TestApp } from './support/app.js';
 import { adminRequest, postNative } from './support/http.js';
 
@@ -58,6 +58,26 @@ describe('request URLs in the log', () => {
     ]);
     // One line per request at info: the arrival is logged at debug only.
     expect(log.lines.filter((l) => l.msg === 'incoming request')).toEqual([]);
+  });
+
+  it("a request's lines keep the secret headers out, and the service's own lines every key", async () => {
+    const log = memoryLogger();
+    requestLogger(log.logger)
+      .child({ reqId: 'req-1' })
+      .info({ req: { method: 'POST', url: '/webhooks/og', headers: { 'webhook-signature': 'v1,SIGNATURE-SECRET' } } }, 'request completed');
+    log.logger.info({ civicrm: { apiKey: 'API-KEY-SECRET', siteKey: 'SITE-KEY-SECRET' } }, 'configuration');
+    expect(log.lines[0]).toMatchObject({ reqId: 'req-1', req: { method: 'POST', url: '/webhooks/og' } });
+    expect(log.raw()).not.toMatch(/SECRET/);
+
+    app = await testApp({ deps: { logger: log.logger } });
+    const signed = await postNative(app, nativeBody('og.group.created', { group: { id: 42, title: 'Chess Club' } }));
+    expect(signed.statusCode).toBe(202);
+    expect(log.lines.filter((l) => l.msg === 'request completed').at(-1)).toMatchObject({
+      reqId: expect.any(String),
+      req: { method: 'POST', url: '/webhooks/og' },
+      res: { statusCode: 202 },
+      responseTime: expect.any(Number),
+    });
   });
 
   it('other URLs are logged as they came; admin paths keep their path', () => {
