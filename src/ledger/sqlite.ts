@@ -111,19 +111,19 @@ export class SqliteAdapter implements Adapter {
   async #transaction<T>(begin: string, work: (db: Db) => Promise<T>, durable = true): Promise<T> {
     return this.#inTurn(async () => {
       // In WAL mode NORMAL commits without an fsync; the next FULL commit syncs its frames too.
-      if (!durable) this.#sqlite.pragma('synchronous = NORMAL');
+      if (!durable) this.#exec('PRAGMA synchronous = NORMAL');
       try {
-        this.#sqlite.exec(begin);
+        this.#exec(begin);
         try {
           const result = await work(this.#direct());
-          this.#sqlite.exec('COMMIT');
+          this.#exec('COMMIT');
           return result;
         } catch (error) {
-          if (this.#sqlite.inTransaction) this.#sqlite.exec('ROLLBACK');
+          if (this.#sqlite.inTransaction) this.#exec('ROLLBACK');
           throw error;
         }
       } finally {
-        if (!durable) this.#sqlite.pragma('synchronous = FULL');
+        if (!durable) this.#exec('PRAGMA synchronous = FULL');
       }
     });
   }
@@ -134,6 +134,11 @@ export class SqliteAdapter implements Adapter {
       all: async <T>(sql: string, params: readonly unknown[] = []) => this.#prepared(sql).all(...bindable(params)) as T[],
       run: async (sql: string, params: readonly unknown[] = []) => this.#prepared(sql).run(...bindable(params)).changes,
     };
+  }
+
+  /** A statement without parameters or rows (BEGIN, COMMIT, a pragma), prepared once. */
+  #exec(sql: string): void {
+    this.#prepared(sql).run();
   }
 
   #prepared(sql: string): Database.Statement {
