@@ -126,17 +126,21 @@ export class Worker {
    * group while another is due too wakes the next, so a burst fans out over the lanes, and one
    * event wakes one lane, not all.
    *
-   * Each wake costs a lane a look at the store, which grows with the work waiting: the wakes of
-   * the next few milliseconds (a steady stream of accepts) are answered by one look. A change
-   * reaches CiviCRM that much later, and the store is not asked once per event.
+   * Each wake costs a lane a look at the store: the wakes of the next few milliseconds (a steady
+   * stream of accepts) are answered by one look. A change reaches CiviCRM that much later, and
+   * the store is not asked once per event.
    */
   wake(): void {
     if (this.waking) return;
     this.waking = setTimeout(() => {
       this.waking = undefined;
-      const [first] = this.sleepers;
-      first?.();
+      this.wakeOne();
     }, WAKE_COALESCE_MS);
+  }
+
+  private wakeOne(): void {
+    const [first] = this.sleepers;
+    first?.();
   }
 
   private async lane(): Promise<void> {
@@ -153,7 +157,7 @@ export class Worker {
         await this.sleep(claimed?.restingMs);
         continue;
       }
-      if (claimed.moreDue) this.wake();
+      if (claimed.moreDue) this.wakeOne();
       const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
