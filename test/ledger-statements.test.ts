@@ -160,6 +160,28 @@ describe('SQLite query plans', () => {
   });
 });
 
+describe('SQLite commits', () => {
+  it('a sync record commits without waiting for the disk every time, and an event always waits for it', async () => {
+    const dir = tempDir();
+    cleanups.push(async () => dir.remove());
+    const adapter = new SqliteAdapter(`${dir.path}/commits.sqlite`);
+    cleanups.unshift(() => adapter.close());
+    // SQLite reads the level when it prepares a pragma: each look is new SQL, prepared now.
+    let looks = 0;
+    const level = async (db: Db) => {
+      const [row] = await db.all<{ synchronous: number }>(`PRAGMA synchronous /* look ${++looks} */`);
+      return row!.synchronous;
+    };
+    const NORMAL = 1;
+    const FULL = 2;
+    for (let round = 0; round < 3; round++) {
+      expect(await adapter.write(level, { durable: false })).toBe(NORMAL);
+      expect(await adapter.write(level)).toBe(FULL);
+    }
+    expect(await level(adapter.db)).toBe(FULL);
+  });
+});
+
 describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
   it('writes a burst of membership events in the statements of one, with the effect of one after another', async () => {
     const T = Date.UTC(2026, 10, 24, 10);

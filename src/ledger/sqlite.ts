@@ -111,7 +111,8 @@ export class SqliteAdapter implements Adapter {
   async #transaction<T>(begin: string, work: (db: Db) => Promise<T>, durable = true): Promise<T> {
     return this.#inTurn(async () => {
       // In WAL mode NORMAL commits without an fsync; the next FULL commit syncs its frames too.
-      if (!durable) this.#exec('PRAGMA synchronous = NORMAL');
+      // A pragma acts when it is prepared, not when it runs: never from the statement cache.
+      if (!durable) this.#sqlite.pragma('synchronous = NORMAL');
       try {
         this.#exec(begin);
         try {
@@ -123,7 +124,7 @@ export class SqliteAdapter implements Adapter {
           throw error;
         }
       } finally {
-        if (!durable) this.#exec('PRAGMA synchronous = FULL');
+        if (!durable) this.#sqlite.pragma('synchronous = FULL');
       }
     });
   }
@@ -136,7 +137,7 @@ export class SqliteAdapter implements Adapter {
     };
   }
 
-  /** A statement without parameters or rows (BEGIN, COMMIT, a pragma), prepared once. */
+  /** A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK), prepared once. */
   #exec(sql: string): void {
     this.#prepared(sql).run();
   }
