@@ -145,12 +145,13 @@ export const migrations: Migration[] = [
     // this index, not by reading every dirty member. It serves what (sync_state) and
     // (sync_state, next_attempt_at) served, and every membership written updates one index less.
     sql: {
-      sqlite: `DROP INDEX og_members_state;
-        DROP INDEX og_members_due;
-        CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
-      postgres: `DROP INDEX og_members_state;
-        DROP INDEX og_members_due;
-        CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);`,
+      // Built before the drops: on PostgreSQL a drop locks the table against reads until commit.
+      sqlite: `CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);
+        DROP INDEX og_members_state;
+        DROP INDEX og_members_due;`,
+      postgres: `CREATE INDEX og_members_state_group ON og_members (sync_state, og_id);
+        DROP INDEX og_members_state;
+        DROP INDEX og_members_due;`,
     },
   },
 ];
