@@ -60,7 +60,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * The logger each request's logger is made from: it redacts the secret-bearing headers only.
  * A request's lines hold the request, its answer and its errors, never the configuration the
  * wildcard paths guard, and pino tries every path on every line: for an access line, the
- * wildcards cost twice what writing the line does.
+ * wildcards cost twice what writing the line does. So configuration, or anything holding keys,
+ * is logged with the service's logger, never with `request.log`.
  */
 export function requestLogger(logger: Logger): Logger {
   return logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => path.startsWith('req.headers')), censor: '[redacted]' } });

@@ -555,9 +555,10 @@ export class Ledger implements Store {
    * The groups with work due whose lease passes `leaseTest`, least recently worked first, up to
    * ORDER BY. The candidates are the dirty groups and the groups with a dirty member, each of the
    * latter found by one step through the (sync_state, og_id) index: the cost grows with the
-   * groups that have work, not with their dirty members (thousands under a burst, while their
-   * groups rest) nor with the groups at rest. Whether a lease holds is the store's clock; the two
-   * parameters (the caller's now) only date retries.
+   * groups that have dirty members (resting, backing off or dead ones included, one step each),
+   * not with the dirty members themselves (thousands under a burst, while their groups rest) nor
+   * with the clean groups. Whether a lease holds is the store's clock; the two parameters (the
+   * caller's now) only date retries.
    */
   #dueGroups(columns: string, leaseTest: string): string {
     return `WITH RECURSIVE member_work (og_id) AS (

@@ -28,9 +28,10 @@ export interface WorkerOptions {
    * How long a group rests after a sync that left none of its members due, before the worker
    * takes it again: the changes that come meanwhile go to CiviCRM together, in one request,
    * rather than one request each. A group with more due than one batch goes on at once. The
-   * first change to a group that has rested reaches CiviCRM at once; the changes of a burst
-   * (a bulk operation in Drupal) wait at most this long. Default one second: a sync costs
-   * CiviCRM a request and the service a few store transactions whatever it carries.
+   * first change to a group that has rested goes to CiviCRM within the few milliseconds of a
+   * wake (see wake); the changes of a burst (a bulk operation in Drupal) wait at most this long.
+   * Default one second: a sync costs CiviCRM a request and the service a few store transactions
+   * whatever it carries.
    */
   restMs?: number;
   /**
