@@ -98,7 +98,8 @@ describe.each(ADAPTERS)('statements per write (%s)', (_name, make) => {
 });
 
 describe('SQLite query plans', () => {
-  it('never scans a JSON batch once per row of a table (the batch drives the lookups)', async () => {
+  /** A ledger on a SQLite file that keeps the statements it ran, and the plan SQLite makes of one. */
+  async function plannedLedger() {
     const dir = tempDir();
     cleanups.push(async () => dir.remove());
     const path = `${dir.path}/plans.sqlite`;
@@ -106,6 +107,17 @@ describe('SQLite query plans', () => {
     const ledger = new Ledger(adapter);
     cleanups.unshift(() => ledger.close());
     await ledger.migrate();
+    const reader = new Database(path, { readonly: true });
+    cleanups.unshift(async () => {
+      reader.close();
+    });
+    const plan = ({ sql, params }: { sql: string; params: readonly unknown[] }) =>
+      reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params.map((p) => (p === undefined ? null : p))) as Array<{ id: number; parent: number; detail: string }>;
+    return { ledger, statements, plan };
+  }
+
+  it('never scans a JSON batch once per row of a table (the batch drives the lookups)', async () => {
+    const { ledger, statements, plan: planOf } = await plannedLedger();
     await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(50) }, Date.now()));
     const work = (await ledger.loadWork(42, Date.now(), 100))!;
     const lease = await asHolder(ledger, 42);
@@ -113,45 +125,31 @@ describe('SQLite query plans', () => {
     await ledger.finishMembers(lease, work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })), []);
     await ledger.saveContacts(work.members.map((m) => ({ uid: m.uid, contactId: 1000 + m.uid, linked: true })));
 
-    const reader = new Database(path, { readonly: true });
-    cleanups.unshift(async () => {
-      reader.close();
-    });
     const batched = statements.filter((s) => s.sql.includes('json_each'));
     expect(batched.length).toBeGreaterThan(3);
-    for (const { sql, params } of batched) {
-      const plan = reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params.map((p) => (p === undefined ? null : p))) as Array<{ id: number; parent: number; detail: string }>;
+    for (const statement of batched) {
+      const plan = planOf(statement);
       // Rows of one parent are nested loops, outermost first: a JSON scan after a table's is run once per row of it.
       plan.forEach((row, i) => {
         if (!/SCAN json_each/.test(row.detail)) return;
         const outer = plan.slice(0, i).find((o) => o.parent === row.parent && /^(SCAN|SEARCH) (?!json_each)/.test(o.detail));
-        expect(outer, `${sql}\n${plan.map((r) => r.detail).join('\n')}`).toBeUndefined();
+        expect(outer, `${statement.sql}\n${plan.map((r) => r.detail).join('\n')}`).toBeUndefined();
       });
     }
   });
 
   it('finds due work by stepping through the groups that have dirty members, never reading every dirty member', async () => {
-    const dir = tempDir();
-    cleanups.push(async () => dir.remove());
-    const path = `${dir.path}/plans.sqlite`;
-    const { adapter, seen: statements } = counting(new SqliteAdapter(path));
-    const ledger = new Ledger(adapter);
-    cleanups.unshift(() => ledger.close());
-    await ledger.migrate();
+    const { ledger, statements, plan: planOf } = await plannedLedger();
     for (const ogId of [1, 2, 3]) {
       await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: ogId, title: `G${ogId}` }, members: members(200) }, Date.now()));
     }
     const claimed = await ledger.claimWork('w1', Date.now(), 60_000, 10);
     expect(claimed).toMatchObject({ lease: { ogId: 1 }, moreDue: true });
 
-    const reader = new Database(path, { readonly: true });
-    cleanups.unshift(async () => {
-      reader.close();
-    });
     const finding = statements.filter((s) => s.sql.includes('member_work'));
     expect(finding).toHaveLength(2); // the look, then the claim
-    for (const { sql, params } of finding) {
-      const plan = (reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+    for (const statement of finding) {
+      const plan = planOf(statement).map((r) => r.detail);
       // Each row reads "SEARCH|SCAN <table or alias> …"; og_members is read as itself and as m.
       const members = plan.filter((detail) => ['og_members', 'm'].includes(detail.split(' ')[1]!));
       expect(members.length, plan.join('\n')).toBeGreaterThan(0);
