@@ -354,7 +354,11 @@ export class Ledger implements Store {
     );
   }
 
-  /** Remembers users' profiles: a later one's fields win, an absent field keeps what is known. */
+  /**
+   * Remembers users' profiles: a later one's fields win, an absent field keeps what is known. A
+   * profile as known already is not written again: PostgreSQL would write a new version of the
+   * row, and its log, for every event of a known user.
+   */
   async #saveProfiles(db: Db, users: OgUser[]): Promise<void> {
     await db.run(
       `INSERT INTO users (uid, email, first_name, last_name)
@@ -362,7 +366,10 @@ export class Ledger implements Store {
        WHERE true ORDER BY r.uid
        ON CONFLICT (uid) DO UPDATE SET email = coalesce(excluded.email, users.email),
          first_name = coalesce(excluded.first_name, users.first_name),
-         last_name = coalesce(excluded.last_name, users.last_name)`,
+         last_name = coalesce(excluded.last_name, users.last_name)
+       WHERE coalesce(excluded.email, users.email) IS DISTINCT FROM users.email
+         OR coalesce(excluded.first_name, users.first_name) IS DISTINCT FROM users.first_name
+         OR coalesce(excluded.last_name, users.last_name) IS DISTINCT FROM users.last_name`,
       [json(profilesByUid(users))],
     );
   }
