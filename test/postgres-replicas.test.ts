@@ -177,6 +177,18 @@ describe('two replicas on one database', () => {
       await a.releaseGroup(won[0]!);
     }
   });
+
+  it("a replica's prepared statements go on answering after a newer replica's migration adds columns", async () => {
+    await a.migrate();
+    await a.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 7, title: 'Group 7' }, members: [member(1), member(2)] }, T0));
+    const before = { group: await a.group(7), members: await a.members(7), users: await a.users([1, 2]), work: await a.loadWork(7, T0, 10) };
+    // What a later release's migration might do, while this replica runs with its statements prepared.
+    const admin = new pg.Client({ connectionString: schema.url });
+    await admin.connect();
+    opened.unshift(() => admin.end());
+    for (const table of ['og_groups', 'og_members', 'users']) await admin.query(`ALTER TABLE ${table} ADD COLUMN later_release TEXT`);
+    expect({ group: await a.group(7), members: await a.members(7), users: await a.users([1, 2]), work: await a.loadWork(7, T0, 10) }).toEqual(before);
+  });
 });
 
 describe('openStore with PostgreSQL', () => {

@@ -23,7 +23,20 @@ import {
   type EventFilter,
   type EventRow,
 } from './event-status.js';
-import { failureState, groupRecord, memberRecord, PLACEHOLDER_CHANGED_AT, RESET_SYNC, userRecord, type GroupRow, type MemberRow, type UserRow } from './rows.js';
+import {
+  failureState,
+  GROUP_COLUMNS,
+  groupRecord,
+  MEMBER_COLUMNS,
+  memberRecord,
+  PLACEHOLDER_CHANGED_AT,
+  RESET_SYNC,
+  USER_COLUMNS,
+  userRecord,
+  type GroupRow,
+  type MemberRow,
+  type UserRow,
+} from './rows.js';
 import { json, type Adapter, type Db } from './sql.js';
 import {
   LeaseLost,
@@ -481,7 +494,7 @@ export class Ledger implements Store {
         params.push(pattern);
       }
     }
-    const rows = await this.adapter.db.all<GroupRow>(`SELECT * FROM og_groups WHERE ${where.join(' AND ')} ORDER BY og_id LIMIT ?`, [
+    const rows = await this.adapter.db.all<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM og_groups WHERE ${where.join(' AND ')} ORDER BY og_id LIMIT ?`, [
       ...params,
       filter.limit,
     ]);
@@ -491,7 +504,7 @@ export class Ledger implements Store {
   async listMembers(ogId: number, filter: { state?: SyncState; limit: number; after?: number }): Promise<MemberRecord[]> {
     const state = filter.state === undefined ? '' : 'AND sync_state = ?';
     const rows = await this.adapter.db.all<MemberRow>(
-      `SELECT * FROM og_members WHERE og_id = ? AND uid > ? ${state} ORDER BY uid LIMIT ?`,
+      `SELECT ${MEMBER_COLUMNS} FROM og_members WHERE og_id = ? AND uid > ? ${state} ORDER BY uid LIMIT ?`,
       [ogId, filter.after ?? 0, ...(filter.state === undefined ? [] : [filter.state]), filter.limit],
     );
     return rows.map(memberRecord);
@@ -500,7 +513,7 @@ export class Ledger implements Store {
   // ---- ledger reads ---------------------------------------------------------------------------
 
   async group(ogId: number): Promise<GroupRecord | undefined> {
-    const [row] = await this.adapter.db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
+    const [row] = await this.adapter.db.all<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM og_groups WHERE og_id = ?`, [ogId]);
     return row && groupRecord(row);
   }
 
@@ -509,7 +522,7 @@ export class Ledger implements Store {
   }
 
   async members(ogId: number): Promise<MemberRecord[]> {
-    return (await this.adapter.db.all<MemberRow>('SELECT * FROM og_members WHERE og_id = ? ORDER BY uid', [ogId])).map(memberRecord);
+    return (await this.adapter.db.all<MemberRow>(`SELECT ${MEMBER_COLUMNS} FROM og_members WHERE og_id = ? ORDER BY uid`, [ogId])).map(memberRecord);
   }
 
   users(uids: number[]): Promise<Map<number, UserRecord>> {
@@ -643,10 +656,10 @@ export class Ledger implements Store {
   }
 
   async #load(db: Db, ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
-    const [group] = await db.all<GroupRow>('SELECT * FROM og_groups WHERE og_id = ?', [ogId]);
+    const [group] = await db.all<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM og_groups WHERE og_id = ?`, [ogId]);
     if (!group) return undefined;
     const members = await db.all<MemberRow>(
-      `SELECT * FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
+      `SELECT ${MEMBER_COLUMNS} FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
       [ogId, now, memberLimit],
     );
     return { group: groupRecord(group), members: members.map(memberRecord), users: await usersOf(this.adapter, db, members.map((m) => m.uid)) };
@@ -804,7 +817,7 @@ async function lockGroups(adapter: Adapter, db: Db, ogIds: number[]): Promise<vo
 }
 
 async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<number, UserRecord>> {
-  const rows = uids.length === 0 ? [] : await db.all<UserRow>(`SELECT * FROM users WHERE ${adapter.dialect.inList('uid')}`, [json(uids)]);
+  const rows = uids.length === 0 ? [] : await db.all<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE ${adapter.dialect.inList('uid')}`, [json(uids)]);
   const found = new Map(rows.map((row) => [row.uid, row]));
   return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
 }

@@ -42,6 +42,44 @@ export interface UserRow {
   contact_linked: number | null;
 }
 
+/**
+ * The columns a row type holds, named rather than `*`: a statement's answer keeps its shape when
+ * a migration adds a column, which PostgreSQL requires of a prepared statement. Listing them as
+ * a record's keys makes a missing or unknown column a compile error.
+ */
+const columns = <Row>(names: Record<keyof Row, true>): string => Object.keys(names).join(', ');
+
+export const GROUP_COLUMNS = columns<GroupRow>({
+  og_id: true,
+  title: true,
+  description: true,
+  deleted: true,
+  owner_uid: true,
+  changed_at: true,
+  sync_state: true,
+  dirty_seq: true,
+  attempts: true,
+  last_error: true,
+  civi: true,
+  synced_at: true,
+});
+
+export const MEMBER_COLUMNS = columns<MemberRow>({
+  og_id: true,
+  uid: true,
+  state: true,
+  is_admin: true,
+  changed_at: true,
+  sync_state: true,
+  dirty_seq: true,
+  attempts: true,
+  last_error: true,
+  civi_member_status: true,
+  civi_acl_status: true,
+});
+
+export const USER_COLUMNS = columns<UserRow>({ uid: true, email: true, first_name: true, last_name: true, contact_id: true, contact_linked: true });
+
 /** A placeholder group row loses to any real group event. */
 export const PLACEHOLDER_CHANGED_AT = -1;
 
