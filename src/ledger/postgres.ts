@@ -2,6 +2,7 @@
 // database. Every transaction runs at READ COMMITTED: single-statement upserts re-check their
 // WHERE against the newest row version, and the lock order of ledger.ts orders what spans
 // several statements. Reads of a sync batch share one REPEATABLE READ snapshot.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient } from 'pg';
 import { Ledger } from './ledger.js';
@@ -53,10 +54,26 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** Each statement's name and numbered text, by its text in the ledger. */
+const statements = new Map<string, { name: string; text: string }>();
+
+/**
+ * A named statement: each connection parses it once, and PostgreSQL keeps its plan, where an
+ * unnamed one is parsed and planned at every run. The ledger's statements are a fixed set.
+ */
+function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  let known = statements.get(sql);
+  if (!known) {
+    known = { name: `og_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`, text: numbered(sql) };
+    statements.set(sql, known);
+  }
+  return { ...known, values: [...params] };
+}
+
 function queries(client: Pick<PoolClient, 'query'>): Db {
   return {
-    all: async <T>(sql: string, params: readonly unknown[] = []) => (await client.query(numbered(sql), [...params])).rows as T[],
-    run: async (sql: string, params: readonly unknown[] = []) => (await client.query(numbered(sql), [...params])).rowCount ?? 0,
+    all: async <T>(sql: string, params: readonly unknown[] = []) => (await client.query(statement(sql, params))).rows as T[],
+    run: async (sql: string, params: readonly unknown[] = []) => (await client.query(statement(sql, params))).rowCount ?? 0,
   };
 }
 
@@ -77,14 +94,15 @@ export class PostgresAdapter implements Adapter {
   }
 
   write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
-    return this.#transaction('BEGIN', durable ? work : async (db) => {
-      await db.run('SET LOCAL synchronous_commit = off');
+    return this.#transaction('BEGIN', async (client) => {
+      const db = queries(client);
+      if (!durable) await db.run('SET LOCAL synchronous_commit = off');
       return work(db);
     });
   }
 
   read<T>(work: (db: Db) => Promise<T>): Promise<T> {
-    return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+    return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => work(queries(client)));
   }
 
   retryable(error: unknown): boolean {
@@ -113,7 +131,8 @@ export class PostgresAdapter implements Adapter {
   }
 
   migrate(): Promise<number[]> {
-    return this.write(async (db) => {
+    return this.#transaction('BEGIN', async (client) => {
+      const db = queries(client);
       // Replicas starting at once: the first migrates, the others wait here and find it done.
       await db.all('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [MIGRATE_LOCK]);
       await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
@@ -121,7 +140,8 @@ export class PostgresAdapter implements Adapter {
       const applied: number[] = [];
       for (const migration of migrations) {
         if (done.has(migration.version)) continue;
-        await db.run(migration.sql.postgres);
+        // A script of several statements: sent as it is, never as a prepared statement.
+        await client.query(migration.sql.postgres);
         await db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
           migration.version,
           migration.name,
@@ -143,13 +163,13 @@ export class PostgresAdapter implements Adapter {
    * Runs work in one transaction on one pooled connection; a deadlock or serialization
    * failure rolls back and runs it again, as often as ATTEMPTS allows.
    */
-  async #transaction<T>(begin: string, work: (db: Db) => Promise<T>): Promise<T> {
+  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
         await client.query(begin);
-        const result = await work(queries(client));
+        const result = await work(client);
         await client.query('COMMIT');
         return result;
       } catch (error) {
