@@ -95,6 +95,26 @@ describe.each(ADAPTERS)('statements per write (%s)', (_name, make) => {
     expect(large).toEqual(small);
     expect(small.accept).toBeLessThanOrEqual(12);
   });
+
+  it('listing, paging and pruning with other values run the same statements: each text is prepared once', async () => {
+    const { adapter, seen } = counting(await make());
+    const ledger = new Ledger(adapter);
+    cleanups.unshift(() => ledger.close());
+    await ledger.migrate();
+    const ids = ['e1', 'e2', 'e3', 'e4', 'e5'];
+    for (const [i, id] of ids.entries()) await ledger.accept(ogEvent({ type: 'og.group.created', group: { id: i + 1, title: `G${i + 1}` } }, Date.now(), id));
+    const browse = async (n: number) => {
+      for (const status of [undefined, 'pending', 'dead', 'done'] as const) {
+        await ledger.listEvents({ status, limit: n });
+        await ledger.listEvents({ status, limit: n, before: ids[n]! });
+      }
+      await ledger.pruneEvents(Date.now() - n * 60_000, n);
+    };
+    await browse(2);
+    const texts = new Set(seen.map((s) => s.sql));
+    await browse(3);
+    expect(new Set(seen.map((s) => s.sql))).toEqual(texts);
+  });
 });
 
 describe('SQLite query plans', () => {

@@ -65,10 +65,8 @@ export const UNSETTLED_EVENTS = `
   SELECT t.event_seq FROM event_targets t
   WHERE t.og_id IN (SELECT og_id FROM og_groups WHERE sync_state IN ('dirty', 'dead'))`;
 
-/** The newest `limit` events. */
-export function newestEvents(limit: number): string {
-  return `SELECT seq FROM events ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`;
-}
+/** The newest events; the one parameter: how many. */
+const NEWEST_EVENTS = 'SELECT seq FROM events ORDER BY seq DESC LIMIT ?';
 
 /**
  * True for an event `e` that is done: every item it changed has been synced past it (or is
@@ -82,19 +80,27 @@ const IS_DONE = `NOT EXISTS (
       AND (CASE WHEN t.uid = 0 THEN g.sync_state ELSE m.sync_state END) IS NOT NULL
       AND (CASE WHEN t.uid = 0 THEN g.synced_seq ELSE m.synced_seq END) < e.seq)`;
 
+/** A statement and its parameters, in the order of their `?`. */
+export interface Query {
+  sql: string;
+  params: unknown[];
+}
+
 /**
  * The newest `limit` done events older than event `beforeSeq`: found walking the log back from
  * the cursor, each checked through its own targets, so a page costs about its own size.
  */
-export function settledEvents(limit: number, beforeSeq?: number): string {
-  const before = beforeSeq === undefined ? '' : `e.seq < ${Math.trunc(beforeSeq)} AND `;
-  return `SELECT e.seq FROM events e WHERE ${before}${IS_DONE} ORDER BY e.seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`;
+function settledEvents(limit: number, beforeSeq?: number): Query {
+  if (beforeSeq === undefined) return { sql: `SELECT e.seq FROM events e WHERE ${IS_DONE} ORDER BY e.seq DESC LIMIT ?`, params: [limit] };
+  return { sql: `SELECT e.seq FROM events e WHERE e.seq < ? AND ${IS_DONE} ORDER BY e.seq DESC LIMIT ?`, params: [beforeSeq, limit] };
 }
 
 /** Done events received before `receivedBefore`, oldest first: what retention may prune. */
-export function prunableEvents(receivedBefore: number, limit: number): string {
-  return `SELECT e.seq FROM events e WHERE e.received_at < ${Math.trunc(receivedBefore)} AND ${IS_DONE}
-    ORDER BY e.seq LIMIT ${Math.max(1, Math.trunc(limit))}`;
+export function prunableEvents(receivedBefore: number, limit: number): Query {
+  return {
+    sql: `SELECT e.seq FROM events e WHERE e.received_at < ? AND ${IS_DONE} ORDER BY e.seq LIMIT ?`,
+    params: [receivedBefore, limit],
+  };
 }
 
 export interface EventFilter {
@@ -104,20 +110,22 @@ export interface EventFilter {
   beforeSeq?: number;
 }
 
-/** A listing's query and the statuses it keeps: only the events that can match are ranked. */
-export function listingQuery(filter: EventFilter): {
-  sql: string;
-  statuses?: Array<EventRow['status']>;
-} {
+/**
+ * A listing's query and the statuses it keeps: only the events that can match are ranked. Values
+ * are parameters, never text: each text is a statement the database prepares and keeps.
+ */
+export function listingQuery(filter: EventFilter): Query & { statuses?: Array<EventRow['status']> } {
   switch (filter.status) {
     case 'pending':
-      return { sql: eventStatusSql(UNSETTLED_EVENTS), statuses: ['pending', 'retrying'] };
+      return { sql: eventStatusSql(UNSETTLED_EVENTS), params: [], statuses: ['pending', 'retrying'] };
     case 'dead':
-      return { sql: eventStatusSql(UNSETTLED_EVENTS), statuses: ['dead'] };
-    case 'done':
-      return { sql: eventStatusSql(settledEvents(filter.limit, filter.beforeSeq)), statuses: ['done'] };
+      return { sql: eventStatusSql(UNSETTLED_EVENTS), params: [], statuses: ['dead'] };
+    case 'done': {
+      const settled = settledEvents(filter.limit, filter.beforeSeq);
+      return { sql: eventStatusSql(settled.sql), params: settled.params, statuses: ['done'] };
+    }
     default:
-      return { sql: eventStatusSql(newestEvents(filter.limit)) };
+      return { sql: eventStatusSql(NEWEST_EVENTS), params: [filter.limit] };
   }
 }
 

@@ -428,7 +428,8 @@ export class Ledger implements Store {
   async pruneEvents(receivedBefore: number, limit: number): Promise<number> {
     const d = this.adapter.dialect;
     return this.adapter.write(async (db) => {
-      const seqs = (await db.all<{ seq: number }>(prunableEvents(receivedBefore, limit))).map((r) => r.seq);
+      const prunable = prunableEvents(receivedBefore, limit);
+      const seqs = (await db.all<{ seq: number }>(prunable.sql, prunable.params)).map((r) => r.seq);
       if (seqs.length === 0) return 0;
       await db.run(`DELETE FROM event_targets WHERE ${d.inList('event_seq')}`, [json(seqs)]);
       await db.run(`DELETE FROM events WHERE ${d.inList('seq')}`, [json(seqs)]);
@@ -470,9 +471,13 @@ export class Ledger implements Store {
       if (!cursor) return [];
       query.beforeSeq = cursor.seq;
     }
-    const { sql, statuses } = listingQuery(query);
+    const { sql, params, statuses } = listingQuery(query);
     const where = statuses ? `WHERE status IN (${statuses.map(() => '?').join(', ')})` : '';
-    const rows = await db.all<EventRow>(`SELECT * FROM (${sql}) statuses ${where} ORDER BY seq DESC LIMIT ?`, [...(statuses ?? []), filter.limit]);
+    const rows = await db.all<EventRow>(`SELECT * FROM (${sql}) statuses ${where} ORDER BY seq DESC LIMIT ?`, [
+      ...params,
+      ...(statuses ?? []),
+      filter.limit,
+    ]);
     return rows.map(eventSummary);
   }
 
