@@ -188,6 +188,11 @@ describe('two replicas on one database', () => {
     opened.unshift(() => admin.end());
     for (const table of ['og_groups', 'og_members', 'users']) await admin.query(`ALTER TABLE ${table} ADD COLUMN later_release TEXT`);
     expect({ group: await a.group(7), members: await a.members(7), users: await a.users([1, 2]), work: await a.loadWork(7, T0, 10) }).toEqual(before);
+    // A column read changes its type: the statements prepared for the old one are given up.
+    await admin.query('ALTER TABLE og_groups ALTER COLUMN title TYPE VARCHAR(1000)');
+    expect(await a.group(7)).toEqual(before.group);
+    await admin.query('ALTER TABLE og_members ALTER COLUMN state TYPE VARCHAR(100)');
+    expect(await a.loadWork(7, T0, 10)).toEqual(before.work);
   });
 });
 

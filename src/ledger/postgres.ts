@@ -59,7 +59,8 @@ const statements = new Map<string, { name: string; text: string }>();
 
 /**
  * A named statement: each connection parses it once, and PostgreSQL keeps its plan, where an
- * unnamed one is parsed and planned at every run. The ledger's statements are a fixed set.
+ * unnamed one is parsed and planned at every run. The ledger's statements are a fixed set: their
+ * values are parameters, never part of the text.
  */
 function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
   let known = statements.get(sql);
@@ -77,6 +78,33 @@ function queries(client: Pick<PoolClient, 'query'>): Db {
   };
 }
 
+/**
+ * Whether a connection's prepared statements no longer fit the server: a column a statement reads
+ * changed its type (a later release's migration), or a pooler in front mixed up the sessions.
+ * The connection is given up and the work runs again on another, which prepares afresh.
+ */
+function staleStatements(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (code === '26000' || code === '42P05') return true; // no such prepared statement; one already exists
+  return code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type');
+}
+
+/** Statements outside a transaction: the pool drops a connection that failed, so once more is on another. */
+function againIfStale(db: Db): Db {
+  const again = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      if (!staleStatements(error)) throw error;
+      return run();
+    }
+  };
+  return {
+    all: (sql, params) => again(() => db.all(sql, params)),
+    run: (sql, params) => again(() => db.run(sql, params)),
+  };
+}
+
 export class PostgresAdapter implements Adapter {
   readonly dialect = POSTGRES;
   readonly claimsNeedDisk = true;
@@ -90,7 +118,7 @@ export class PostgresAdapter implements Adapter {
     // next query opens a new one or fails on its own. Without a listener the error would
     // crash the process.
     this.pool.on('error', () => {});
-    this.db = queries(this.pool);
+    this.db = againIfStale(queries(this.pool));
   }
 
   write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
@@ -107,7 +135,7 @@ export class PostgresAdapter implements Adapter {
 
   retryable(error: unknown): boolean {
     const code = (error as { code?: string }).code;
-    return code !== undefined && RETRYABLE.has(code);
+    return (code !== undefined && RETRYABLE.has(code)) || staleStatements(error);
   }
 
   isOutage(error: unknown): boolean {
@@ -161,7 +189,8 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Runs work in one transaction on one pooled connection; a deadlock or serialization
-   * failure rolls back and runs it again, as often as ATTEMPTS allows.
+   * failure rolls back and runs it again, as often as ATTEMPTS allows, and so does a connection
+   * whose prepared statements went stale, on another connection.
    */
   async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -178,6 +207,7 @@ export class PostgresAdapter implements Adapter {
         } catch (rollbackError) {
           broken = rollbackError as Error; // the connection is unusable: the pool discards it
         }
+        if (staleStatements(error)) broken ??= error as Error;
         if (attempt >= ATTEMPTS || !this.retryable(error)) throw error;
       } finally {
         client.release(broken);
