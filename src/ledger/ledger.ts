@@ -283,8 +283,6 @@ export class Ledger implements Store {
         if (before?.deleted === 1 && !g.deleted) await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
       }
     } else {
-      // A membership of a group never seen: the reconciler makes it under a placeholder title,
-      // which any real group event outranks. A dead group gets another chance with new work.
       await this.#placeGroups(db, [{ og_id: ogId, seq }]);
     }
 
