@@ -37,7 +37,7 @@ import {
   type MemberRow,
   type UserRow,
 } from './rows.js';
-import { json, type Adapter, type Db } from './sql.js';
+import { json, type Adapter, type Db, type Transaction } from './sql.js';
 import {
   LeaseLost,
   type AcceptOutcome,
@@ -153,7 +153,7 @@ export class Ledger implements Store {
         out = [];
         for (const queued of ordered) out.push(await this.#acceptOne(db, queued, isolate));
       }
-      await this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
+      this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
       return out;
     });
   }
@@ -161,11 +161,12 @@ export class Ledger implements Store {
   /**
    * A batch of membership events, each of another membership, in a few statements for the whole
    * batch rather than five per event: what #record does for each, row for row. The burst of a
-   * bulk operation in Drupal is such a batch.
+   * bulk operation in Drupal is such a batch. Only the events' insert is read, for the sequence
+   * numbers it took: the writes after it are sent with the commit (one round trip on PostgreSQL).
    */
-  async #recordMemberships(db: Db, ordered: QueuedAccept[]): Promise<AcceptResult[]> {
+  async #recordMemberships(db: Transaction, ordered: QueuedAccept[]): Promise<AcceptResult[]> {
     const d = this.adapter.dialect;
-    for (const ogId of new Set(ordered.map((q) => q.changes.ogId))) await this.adapter.lockGroupWriters(db, ogId);
+    for (const ogId of new Set(ordered.map((q) => q.changes.ogId))) this.adapter.lockGroupWriters(db, ogId);
     const inserted = await db.all<{ id: string; seq: number }>(
       `INSERT INTO events (id, source, type, occurred_at, received_at, change)
        SELECT r.id, r.source, r.type, r.occurred_at, r.received_at, r.change
@@ -192,18 +193,15 @@ export class Ledger implements Store {
       // A group's placeholder, or its revival, goes with its first event, as in #record.
       const firstSeq = new Map<number, number>();
       for (const q of accepted) if (!firstSeq.has(q.changes.ogId)) firstSeq.set(q.changes.ogId, seqOf.get(q.event.id)!);
-      await this.#placeGroups(db, [...firstSeq].map(([og_id, seq]) => ({ og_id, seq })));
+      this.#placeGroups(db, [...firstSeq].map(([og_id, seq]) => ({ og_id, seq })));
       const users = accepted.flatMap((q) => q.changes.users);
-      if (users.length > 0) await this.#saveProfiles(db, users);
-      const rows = accepted.map((q) => memberRow(q.changes.members[0]!, q.event.occurredAt, seqOf.get(q.event.id)!));
-      const seqOfMember = new Map(rows.map((r) => [`${r.og_id}:${r.uid}`, r.seq]));
-      const applied = await this.#writeMembers(db, rows);
-      await this.#addTargets(db, applied.map((a) => ({ event_seq: seqOfMember.get(`${a.og_id}:${a.uid}`)!, ...a })));
+      if (users.length > 0) this.#saveProfiles(db, users);
+      this.#writeMembers(db, accepted.map((q) => memberRow(q.changes.members[0]!, q.event.occurredAt, seqOf.get(q.event.id)!)));
     }
     return ordered.map((q) => ({ outcome: seqOf.has(q.event.id) ? 'accepted' : 'duplicate' }));
   }
 
-  async #acceptOne(db: Db, queued: QueuedAccept, isolate: boolean): Promise<AcceptResult> {
+  async #acceptOne(db: Transaction, queued: QueuedAccept, isolate: boolean): Promise<AcceptResult> {
     if (!isolate) return { outcome: await this.#record(db, queued.event, queued.changes) };
     await db.run('SAVEPOINT accept_one');
     try {
@@ -219,8 +217,8 @@ export class Ledger implements Store {
   }
 
   /** Records one event and its ledger effect, in the caller's transaction. */
-  async #record(db: Db, event: OgEvent, changes: LedgerChanges): Promise<AcceptOutcome> {
-    await this.adapter.lockGroupWriters(db, changes.ogId);
+  async #record(db: Transaction, event: OgEvent, changes: LedgerChanges): Promise<AcceptOutcome> {
+    this.adapter.lockGroupWriters(db, changes.ogId);
     const [inserted] = await db.all<{ seq: number }>(
       `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING RETURNING seq`,
@@ -235,9 +233,9 @@ export class Ledger implements Store {
    * Counts a batch's accepted events, last in its transaction (the lock order), on one of 16
    * rows taken at random, so that replicas committing at once seldom queue on one row.
    */
-  async #countAccepted(db: Db, accepted: number): Promise<void> {
+  #countAccepted(db: Transaction, accepted: number): void {
     if (accepted === 0) return;
-    await db.run(
+    db.send(
       `INSERT INTO event_counter (shard, accepted) VALUES (?, ${BIGINT})
        ON CONFLICT (shard) DO UPDATE SET accepted = event_counter.accepted + excluded.accepted`,
       [Math.floor(Math.random() * COUNTER_SHARDS), accepted],
@@ -245,7 +243,7 @@ export class Ledger implements Store {
   }
 
   /** Writes an event's ledger effect; every item it changed becomes one of its targets. */
-  private async applyChanges(db: Db, changes: LedgerChanges, at: number, seq: number): Promise<void> {
+  private async applyChanges(db: Transaction, changes: LedgerChanges, at: number, seq: number): Promise<void> {
     const d = this.adapter.dialect;
     const { ogId } = changes;
     const targets = new Set<number>();
@@ -283,15 +281,12 @@ export class Ledger implements Store {
         if (before?.deleted === 1 && !g.deleted) await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
       }
     } else {
-      await this.#placeGroups(db, [{ og_id: ogId, seq }]);
+      this.#placeGroups(db, [{ og_id: ogId, seq }]);
     }
 
-    if (changes.users.length > 0) await this.#saveProfiles(db, changes.users);
+    if (changes.users.length > 0) this.#saveProfiles(db, changes.users);
 
-    if (changes.members.length > 0) {
-      const applied = await this.#writeMembers(db, changes.members.map((m) => memberRow(m, at, seq)));
-      for (const { uid } of applied) targets.add(uid);
-    }
+    if (changes.members.length > 0) this.#writeMembers(db, changes.members.map((m) => memberRow(m, at, seq)));
 
     // The old and the new owner's rights changed with the group, whatever their rows' dates.
     if (ownerChange.length > 0) {
@@ -317,15 +312,15 @@ export class Ledger implements Store {
       for (const { uid } of deleted) targets.add(uid);
     }
 
-    await this.#addTargets(db, [...targets].map((uid) => ({ event_seq: seq, og_id: ogId, uid })));
+    this.#addTargets(db, [...targets].map((uid) => ({ event_seq: seq, og_id: ogId, uid })));
   }
 
   /**
    * A membership of a group never seen: the reconciler makes the group under a placeholder title,
    * which any real group event outranks. A dead group gets another chance with new work.
    */
-  async #placeGroups(db: Db, groups: Array<{ og_id: number; seq: number }>): Promise<void> {
-    await db.run(
+  #placeGroups(db: Transaction, groups: Array<{ og_id: number; seq: number }>): void {
+    db.send(
       `INSERT INTO og_groups (og_id, changed_at, dirty_seq)
        SELECT r.og_id, ${BIGINT}, r.seq FROM ${this.adapter.dialect.rows({ og_id: 'int', seq: 'int' })} r WHERE true ORDER BY r.og_id
        ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
@@ -336,28 +331,36 @@ export class Ledger implements Store {
 
   /**
    * Writes memberships, each only over an older change of it; a member new to the ledger but
-   * older than its group's last complete list stays out. Returns the memberships written.
+   * older than its group's last complete list stays out. Each membership written becomes a target
+   * of its event: the rows whose dirty mark is now the event's own sequence number, which no
+   * other event has.
    */
-  async #writeMembers(db: Db, rows: MemberWriteRow[]): Promise<Array<{ og_id: number; uid: number }>> {
-    const applied = await db.all<{ og_id: number; uid: number }>(
+  #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
+    const d = this.adapter.dialect;
+    db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
        SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
-       FROM ${this.adapter.dialect.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
+       FROM ${d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
        WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at
        ORDER BY r.og_id, r.uid
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
          changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-       WHERE og_members.changed_at <= excluded.changed_at
-       RETURNING og_id, uid`,
+       WHERE og_members.changed_at <= excluded.changed_at`,
       [json(rows)],
     );
-    return applied.map((a) => ({ og_id: Number(a.og_id), uid: Number(a.uid) }));
+    db.send(
+      `INSERT INTO event_targets (event_seq, og_id, uid)
+       SELECT r.seq, r.og_id, r.uid FROM ${d.rows({ og_id: 'int', uid: 'int', seq: 'int' })} r
+       WHERE (SELECT dirty_seq FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid) = r.seq
+       ON CONFLICT DO NOTHING`,
+      [json(rows)],
+    );
   }
 
   /** Records which items events changed (uid 0: the group itself). */
-  async #addTargets(db: Db, targets: Array<{ event_seq: number; og_id: number; uid: number }>): Promise<void> {
+  #addTargets(db: Transaction, targets: Array<{ event_seq: number; og_id: number; uid: number }>): void {
     if (targets.length === 0) return;
-    await db.run(
+    db.send(
       `INSERT INTO event_targets (event_seq, og_id, uid)
        SELECT r.event_seq, r.og_id, r.uid FROM ${this.adapter.dialect.rows({ event_seq: 'int', og_id: 'int', uid: 'int' })} r
        WHERE true ON CONFLICT DO NOTHING`,
@@ -370,8 +373,8 @@ export class Ledger implements Store {
    * profile as known already is not written again: PostgreSQL would write a new version of the
    * row, and its log, for every event of a known user.
    */
-  async #saveProfiles(db: Db, users: OgUser[]): Promise<void> {
-    await db.run(
+  #saveProfiles(db: Transaction, users: OgUser[]): void {
+    db.send(
       `INSERT INTO users (uid, email, first_name, last_name)
        SELECT r.uid, r.email, r.first_name, r.last_name FROM ${this.adapter.dialect.rows({ uid: 'int', email: 'text', first_name: 'text', last_name: 'text' })} r
        WHERE true ORDER BY r.uid

@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { CustomTypesConfig, PoolClient } from 'pg';
 import { Ledger } from './ledger.js';
 import { migrations } from './migrations.js';
-import type { Adapter, Db, Dialect } from './sql.js';
+import type { Adapter, Db, Dialect, Transaction } from './sql.js';
 
 const POSTGRES: Dialect = {
   now: '(extract(epoch FROM clock_timestamp()) * 1000)::bigint',
@@ -71,11 +71,60 @@ function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
   return { ...known, values: [...params] };
 }
 
-function queries(client: Pick<PoolClient, 'query'>): Db {
+function queries(pool: pg.Pool): Db {
   return {
-    all: async <T>(sql: string, params: readonly unknown[] = []) => (await client.query(statement(sql, params))).rows as T[],
-    run: async (sql: string, params: readonly unknown[] = []) => (await client.query(statement(sql, params))).rowCount ?? 0,
+    all: async <T>(sql: string, params: readonly unknown[] = []) => (await pool.query(statement(sql, params))).rows as T[],
+    run: async (sql: string, params: readonly unknown[] = []) => (await pool.query(statement(sql, params))).rowCount ?? 0,
   };
+}
+
+/**
+ * One transaction's statements on one connection in pipeline mode: every statement goes to the
+ * server at once, behind those before it, and the server runs them in order. Only the answers the
+ * transaction reads are waited for, and each of those waits for every answer before it too, so a
+ * statement sent and failed is thrown by the next statement awaited, or by the commit.
+ */
+class PipelinedTransaction implements Transaction {
+  #unread: Array<Promise<unknown>> = [];
+
+  constructor(private readonly client: PoolClient) {}
+
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.#answer(statement(sql, params))).rows as T[];
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return (await this.#answer(statement(sql, params))).rowCount ?? 0;
+  }
+
+  send(sql: string, params: readonly unknown[] = []): void {
+    this.#unread.push(this.#query(statement(sql, params)));
+  }
+
+  /** Sends text as it is, never prepared: BEGIN, COMMIT, a migration's script of several statements. */
+  sendText(text: string): void {
+    this.#unread.push(this.#query(text));
+  }
+
+  /** Waits for every answer not yet read; throws the first failure among them. */
+  async settled(): Promise<void> {
+    const unread = this.#unread;
+    this.#unread = [];
+    await Promise.all(unread);
+  }
+
+  async #answer(query: pg.QueryConfig): Promise<pg.QueryResult> {
+    const answer = this.#query(query);
+    await this.settled();
+    return answer;
+  }
+
+  /** A failure is kept for whoever reads the answer, never reported as unhandled on its own. */
+  #query(query: pg.QueryConfig | string): Promise<pg.QueryResult> {
+    const answer = this.client.query(query);
+    answer.catch(() => {});
+    return answer;
+  }
 }
 
 /**
@@ -113,7 +162,7 @@ export class PostgresAdapter implements Adapter {
   #closed = false;
 
   constructor(url: string) {
-    this.pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: 10_000, pipeline: true });
     // A pooled idle connection that breaks (a database restart) is dropped by the pool; the
     // next query opens a new one or fails on its own. Without a listener the error would
     // crash the process.
@@ -121,16 +170,15 @@ export class PostgresAdapter implements Adapter {
     this.db = againIfStale(queries(this.pool));
   }
 
-  write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
-    return this.#transaction('BEGIN', async (client) => {
-      const db = queries(client);
-      if (!durable) await db.run('SET LOCAL synchronous_commit = off');
-      return work(db);
+  write<T>(work: (db: Transaction) => Promise<T>, { durable = true } = {}): Promise<T> {
+    return this.#transaction('BEGIN', (tx) => {
+      if (!durable) tx.send('SET LOCAL synchronous_commit = off');
+      return work(tx);
     });
   }
 
-  read<T>(work: (db: Db) => Promise<T>): Promise<T> {
-    return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => work(queries(client)));
+  read<T>(work: (db: Transaction) => Promise<T>): Promise<T> {
+    return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 
   retryable(error: unknown): boolean {
@@ -145,8 +193,8 @@ export class PostgresAdapter implements Adapter {
     return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|53|57|58)/.test(code);
   }
 
-  async lockGroupWriters(db: Db, ogId: number): Promise<void> {
-    await db.all('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [groupLock(ogId)]);
+  lockGroupWriters(db: Transaction, ogId: number): void {
+    db.send('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [groupLock(ogId)]);
   }
 
   /**
@@ -159,8 +207,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   migrate(): Promise<number[]> {
-    return this.#transaction('BEGIN', async (client) => {
-      const db = queries(client);
+    return this.#transaction('BEGIN', async (db) => {
       // Replicas starting at once: the first migrates, the others wait here and find it done.
       await db.all('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [MIGRATE_LOCK]);
       await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
@@ -168,8 +215,7 @@ export class PostgresAdapter implements Adapter {
       const applied: number[] = [];
       for (const migration of migrations) {
         if (done.has(migration.version)) continue;
-        // A script of several statements: sent as it is, never as a prepared statement.
-        await client.query(migration.sql.postgres);
+        db.sendText(migration.sql.postgres);
         await db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
           migration.version,
           migration.name,
@@ -190,16 +236,19 @@ export class PostgresAdapter implements Adapter {
   /**
    * Runs work in one transaction on one pooled connection; a deadlock or serialization
    * failure rolls back and runs it again, as often as ATTEMPTS allows, and so does a connection
-   * whose prepared statements went stale, on another connection.
+   * whose prepared statements went stale, on another connection. BEGIN goes out with the work's
+   * first statements, and COMMIT with its last: a COMMIT behind a failed statement only rolls back.
    */
-  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  async #transaction<T>(begin: string, work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      const tx = new PipelinedTransaction(client);
       let broken: Error | undefined;
       try {
-        await client.query(begin);
-        const result = await work(client);
-        await client.query('COMMIT');
+        tx.sendText(begin);
+        const result = await work(tx);
+        tx.sendText('COMMIT');
+        await tx.settled();
         return result;
       } catch (error) {
         try {

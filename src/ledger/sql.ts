@@ -13,6 +13,17 @@ export interface Db {
   run(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
+/** The statements of one transaction. */
+export interface Transaction extends Db {
+  /**
+   * Runs a statement whose answer the transaction does not read, in order with the others. On
+   * PostgreSQL it goes to the server with the statements after it, and the COMMIT, without waiting
+   * for its answer, so that the writes that end a transaction share one round trip. A failure
+   * fails the transaction: the next statement that is awaited, or the commit, throws it.
+   */
+  send(sql: string, params?: readonly unknown[]): void;
+}
+
 /** The SQL that differs between the two databases. */
 export interface Dialect {
   /** The database's clock in epoch milliseconds: the one clock every lease is measured on. */
@@ -40,7 +51,7 @@ export interface Adapter {
    * durable too. Only for records a sync can redo: its results and lease releases; never an
    * event, nor a claim where `claimsNeedDisk`.
    */
-  write<T>(work: (db: Db) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
+  write<T>(work: (db: Transaction) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
   /**
    * Whether a claim must wait for the disk. A fencing token must never go back while a process
    * holding it lives: PostgreSQL's server can crash and lose a commit while its clients go on.
@@ -55,12 +66,12 @@ export interface Adapter {
    */
   isOutage(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */
-  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  read<T>(work: (db: Transaction) => Promise<T>): Promise<T>;
   /**
-   * Waits for the other writers of one OG group before a sequence number is taken, so that a
-   * group's sequence numbers grow in commit order (SQLite: its single writer already does).
+   * Makes the statements after it wait for the other writers of one OG group, so that the group's
+   * sequence numbers grow in commit order (SQLite: its single writer already does).
    */
-  lockGroupWriters(db: Db, ogId: number): Promise<void>;
+  lockGroupWriters(db: Transaction, ogId: number): void;
   /** A sequence number newer than every event, taken from the events' own counter. */
   nextSeq(db: Db): Promise<number>;
   /** Creates or updates the schema; the versions applied now. */

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Ledger } from './ledger.js';
 import { migrations } from './migrations.js';
-import type { Adapter, Db, Dialect } from './sql.js';
+import type { Adapter, Db, Dialect, Transaction } from './sql.js';
 
 const SQLITE: Dialect = {
   // Every process sharing a SQLite file runs on the one host whose clock this reads.
@@ -48,12 +48,12 @@ export class SqliteAdapter implements Adapter {
     };
   }
 
-  write<T>(work: (db: Db) => Promise<T>, { durable = true } = {}): Promise<T> {
+  write<T>(work: (db: Transaction) => Promise<T>, { durable = true } = {}): Promise<T> {
     // IMMEDIATE takes the write lock at once: no other process writes between our reads and writes.
     return this.#transaction('BEGIN IMMEDIATE', work, durable);
   }
 
-  read<T>(work: (db: Db) => Promise<T>): Promise<T> {
+  read<T>(work: (db: Transaction) => Promise<T>): Promise<T> {
     return this.#transaction('BEGIN', work);
   }
 
@@ -68,7 +68,7 @@ export class SqliteAdapter implements Adapter {
     return false;
   }
 
-  async lockGroupWriters(): Promise<void> {
+  lockGroupWriters(): void {
     // The one writer of the file runs alone already.
   }
 
@@ -108,7 +108,7 @@ export class SqliteAdapter implements Adapter {
     });
   }
 
-  async #transaction<T>(begin: string, work: (db: Db) => Promise<T>, durable = true): Promise<T> {
+  async #transaction<T>(begin: string, work: (db: Transaction) => Promise<T>, durable = true): Promise<T> {
     return this.#inTurn(async () => {
       // In WAL mode NORMAL commits without an fsync; the next FULL commit syncs its frames too.
       // A pragma acts when it is prepared, not when it runs: never from the statement cache.
@@ -129,11 +129,15 @@ export class SqliteAdapter implements Adapter {
     });
   }
 
-  /** Statements run at once: only for whoever holds the turn. */
-  #direct(): Db {
+  /**
+   * Statements run at once: only for whoever holds the turn. A statement sent fails at once too,
+   * and with it the transaction's work.
+   */
+  #direct(): Transaction {
     return {
       all: async <T>(sql: string, params: readonly unknown[] = []) => this.#prepared(sql).all(...bindable(params)) as T[],
       run: async (sql: string, params: readonly unknown[] = []) => this.#prepared(sql).run(...bindable(params)).changes,
+      send: (sql: string, params: readonly unknown[] = []) => void this.#prepared(sql).run(...bindable(params)),
     };
   }
 
