@@ -630,15 +630,15 @@ export class Ledger implements Store {
   }
 
   releaseGroup(lease: Lease, restMs = 0): Promise<void> {
-    return this.adapter.write((db) => this.#release(db, lease, restMs), { durable: false });
+    return this.adapter.write(async (db) => this.#release(db, lease, restMs), { durable: false });
   }
 
   /**
    * The release time (plus the rest) doubles as "last worked on", so the least recently worked
    * group goes next. A resting group has no owner: only the worker's claims wait for its rest.
    */
-  async #release(db: Db, lease: Lease, restMs: number): Promise<void> {
-    await db.run(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} + ${BIGINT} WHERE og_id = ? AND lease_token = ?`, [
+  #release(db: Transaction, lease: Lease, restMs: number): void {
+    db.send(`UPDATE og_groups SET lease_owner = NULL, lease_until = ${this.adapter.dialect.now} + ${BIGINT} WHERE og_id = ? AND lease_token = ?`, [
       restMs,
       lease.ogId,
       lease.token,
@@ -662,12 +662,15 @@ export class Ledger implements Store {
   }
 
   async #load(db: Db, ogId: number, now: number, memberLimit: number): Promise<GroupWork | undefined> {
-    const [group] = await db.all<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM og_groups WHERE og_id = ?`, [ogId]);
+    // Asked together: on PostgreSQL both go to the server at once.
+    const [[group], members] = await Promise.all([
+      db.all<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM og_groups WHERE og_id = ?`, [ogId]),
+      db.all<MemberRow>(
+        `SELECT ${MEMBER_COLUMNS} FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
+        [ogId, now, memberLimit],
+      ),
+    ]);
     if (!group) return undefined;
-    const members = await db.all<MemberRow>(
-      `SELECT ${MEMBER_COLUMNS} FROM og_members WHERE og_id = ? AND sync_state = 'dirty' AND next_attempt_at <= ? ORDER BY uid LIMIT ?`,
-      [ogId, now, memberLimit],
-    );
     return { group: groupRecord(group), members: members.map(memberRecord), users: await usersOf(this.adapter, db, members.map((m) => m.uid)) };
   }
 
@@ -689,12 +692,13 @@ export class Ledger implements Store {
   /**
    * Runs result writes in one transaction only while the lease's token is the group's. The check
    * locks the group row until commit, so no claim comes between it and the writes. `takesSeq`
-   * first waits for the group's other writers, for writes that take a sequence number.
+   * first waits for the group's other writers, for writes that take a sequence number. Writes
+   * sent go to the server with the COMMIT.
    */
-  private fenced<T>(lease: Lease, write: (db: Db) => Promise<T>, { takesSeq = false, durable = false } = {}): Promise<T> {
+  private fenced<T>(lease: Lease, write: (db: Transaction) => T | Promise<T>, { takesSeq = false, durable = false } = {}): Promise<T> {
     // A sync's results can be redone: they need not wait for the disk (see Adapter.write).
     return this.adapter.write(async (db) => {
-      if (takesSeq) await this.adapter.lockGroupWriters(db, lease.ogId);
+      if (takesSeq) this.adapter.lockGroupWriters(db, lease.ogId);
       const held = await db.all(`SELECT 1 FROM og_groups WHERE og_id = ? AND lease_token = ? ${this.adapter.dialect.forUpdate}`, [
         lease.ogId,
         lease.token,
@@ -707,7 +711,7 @@ export class Ledger implements Store {
   async groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void> {
     const d = this.adapter.dialect;
     await this.fenced(lease, (db) =>
-      db.run(
+      db.send(
         `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ${d.greatest('synced_seq', BIGINT)}, attempts = 0, next_attempt_at = 0,
            last_error = NULL, sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
          WHERE og_id = ?`,
@@ -718,7 +722,7 @@ export class Ledger implements Store {
 
   async groupFailed(lease: Lease, failure: Failure): Promise<void> {
     await this.fenced(lease, (db) =>
-      db.run(
+      db.send(
         `UPDATE og_groups SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
          WHERE og_id = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
         [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
@@ -737,19 +741,19 @@ export class Ledger implements Store {
   /** A batch's results and the release of its lease, in one transaction: one commit per batch. */
   async finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs = 0): Promise<void> {
     if (synced.length === 0 && failed.length === 0) return this.releaseGroup(lease, restMs);
-    await this.fenced(lease, async (db) => {
-      await this.#membersSynced(db, lease, synced);
-      for (const { uid, failure } of failed) await this.#memberFailed(db, lease, uid, failure);
-      await this.#release(db, lease, restMs);
+    await this.fenced(lease, (db) => {
+      this.#membersSynced(db, lease, synced);
+      for (const { uid, failure } of failed) this.#memberFailed(db, lease, uid, failure);
+      this.#release(db, lease, restMs);
     });
   }
 
   /** One statement for the whole batch. A member is clean only when no change came since the one the sync worked on. */
-  async #membersSynced(db: Db, lease: Lease, synced: MemberSynced[]): Promise<void> {
+  #membersSynced(db: Transaction, lease: Lease, synced: MemberSynced[]): void {
     if (synced.length === 0) return;
     const d = this.adapter.dialect;
     const rows = synced.map((m) => ({ uid: m.uid, dirty_seq: m.dirtySeq, member: m.civiMemberStatus ?? null, acl: m.civiAclStatus ?? null }));
-    await db.run(
+    db.send(
       `UPDATE og_members SET civi_member_status = coalesce(r.member, og_members.civi_member_status),
          civi_acl_status = coalesce(r.acl, og_members.civi_acl_status),
          synced_seq = ${d.greatest('og_members.synced_seq', 'r.dirty_seq')}, attempts = 0, next_attempt_at = 0, last_error = NULL,
@@ -760,8 +764,8 @@ export class Ledger implements Store {
     );
   }
 
-  async #memberFailed(db: Db, lease: Lease, uid: number, failure: Failure): Promise<void> {
-    await db.run(
+  #memberFailed(db: Transaction, lease: Lease, uid: number, failure: Failure): void {
+    db.send(
       `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
        WHERE og_id = ? AND uid = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
       [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
@@ -773,7 +777,7 @@ export class Ledger implements Store {
       lease,
       async (db) => {
         const seq = await this.adapter.nextSeq(db);
-        await db.run(`UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [
+        db.send(`UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [
           seq,
           lease.ogId,
         ]);
@@ -788,7 +792,7 @@ export class Ledger implements Store {
     const d = this.adapter.dialect;
     const rows = statuses.map((s) => ({ uid: s.uid, member: s.member ?? null, acl: s.acl ?? null }));
     await this.fenced(lease, (db) =>
-      db.run(
+      db.send(
         `UPDATE og_members SET civi_member_status = r.member, civi_acl_status = r.acl
          FROM ${d.rows({ uid: 'int', member: 'text', acl: 'text' })} r
          WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
@@ -803,8 +807,8 @@ export class Ledger implements Store {
     const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
     const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
     // Redone by looking the users up again if lost: need not wait for the disk.
-    await this.adapter.write((db) =>
-      db.run(
+    await this.adapter.write(async (db) =>
+      db.send(
         `INSERT INTO users (uid, contact_id, contact_linked)
          SELECT r.uid, r.contact_id, r.contact_linked FROM ${this.adapter.dialect.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
          WHERE true ORDER BY r.uid
