@@ -196,6 +196,60 @@ describe('two replicas on one database', () => {
   });
 });
 
+describe('a database that cuts connections', () => {
+  it('connections cut while batches are in flight: each event lands whole or not at all, and a retry lands it', async () => {
+    // The store's connections carry a name of their own, so that only they are cut.
+    const name = `cut-${schema.schema}`;
+    const url = new URL(schema.url);
+    url.searchParams.set('application_name', name);
+    const store = new PostgresStore(url.toString());
+    opened.unshift(() => store.close());
+    await store.migrate();
+    const admin = new pg.Client({ connectionString: schema.url });
+    await admin.connect();
+    opened.unshift(() => admin.end());
+    const cut = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+
+    const events = Array.from({ length: 400 }, (_, i) => ogEvent({ type: 'og.membership.created', groupId: 1 + (i % 7), member: member(1_000 + i) }, T0, `cut-${i}`));
+    let failed = 0;
+    for (let wave = 0; wave < 8; wave++) {
+      const batch = events.slice(wave * 50, (wave + 1) * 50);
+      const delivered = Promise.allSettled(batch.map((event) => store.accept(event)));
+      await new Promise((resolve) => setTimeout(resolve, wave));
+      await cut();
+      // What a sender does with a 503: deliver again until the answer is a 202.
+      const outcomes = await delivered;
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === 'fulfilled') continue;
+        failed++;
+        for (let attempt = 0; ; attempt++) {
+          const again = await store.accept(batch[i]!).catch(() => undefined);
+          if (again) break;
+          expect(attempt).toBeLessThan(20);
+        }
+      }
+    }
+    expect(failed).toBeGreaterThan(0);
+
+    // A pooled connection cut while idle fails the first read that gets it, as any caller may see.
+    const read = async <T>(query: () => Promise<T>): Promise<T> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await query();
+        } catch (error) {
+          if (attempt >= 20) throw error;
+        }
+      }
+    };
+    expect((await read(() => store.listEvents({ limit: 1_000 }))).map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect((await read(() => store.eventCounts())).accepted).toBe(events.length);
+    const uids = (await read(() => Promise.all([1, 2, 3, 4, 5, 6, 7].map((id) => store.members(id))))).flat().map((m) => m.uid);
+    expect(uids.sort((x, y) => x - y)).toEqual(events.map((_, i) => 1_000 + i));
+    const { rows } = await admin.query('SELECT count(*)::int AS n, count(DISTINCT event_seq)::int AS events FROM event_targets');
+    expect(rows[0]).toEqual({ n: events.length, events: events.length });
+  });
+});
+
 describe('openStore with PostgreSQL', () => {
   it('opens a store on a reachable database', async () => {
     const store = await openStore({ kind: 'postgres', url: schema.url });

@@ -27,6 +27,8 @@ const POSTGRES: Dialect = {
 const MIGRATE_LOCK = 'og-civicrm-sync:migrate';
 const groupLock = (ogId: number) => `og-civicrm-sync:group:${ogId}`;
 
+const ignoreLostConnection = () => {};
+
 /** SQLSTATEs after which a whole transaction may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const ATTEMPTS = 3;
@@ -242,6 +244,9 @@ export class PostgresAdapter implements Adapter {
   async #transaction<T>(begin: string, work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      // A connection lost while checked out is reported by its queries, and by the client too:
+      // unheard, that report would crash the process. The pool listens again once it is back.
+      client.on('error', ignoreLostConnection);
       const tx = new PipelinedTransaction(client);
       let broken: Error | undefined;
       try {
@@ -259,6 +264,7 @@ export class PostgresAdapter implements Adapter {
         if (staleStatements(error)) broken ??= error as Error;
         if (attempt >= ATTEMPTS || !this.retryable(error)) throw error;
       } finally {
+        client.off('error', ignoreLostConnection);
         client.release(broken);
       }
     }
