@@ -332,8 +332,9 @@ export class Ledger implements Store {
   /**
    * Writes memberships, each only over an older change of it; a member new to the ledger but
    * older than its group's last complete list stays out. Each membership written becomes a target
-   * of its event: the rows whose dirty mark is now the event's own sequence number, which no
-   * other event has.
+   * of its event: the rows that now carry both the event's own sequence number, which no other
+   * event has, and its time (a group brought back marks every member with the number, written or
+   * not, and a row not written is newer than the event).
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
     const d = this.adapter.dialect;
@@ -350,8 +351,8 @@ export class Ledger implements Store {
     );
     db.send(
       `INSERT INTO event_targets (event_seq, og_id, uid)
-       SELECT r.seq, r.og_id, r.uid FROM ${d.rows({ og_id: 'int', uid: 'int', seq: 'int' })} r
-       WHERE (SELECT dirty_seq FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid) = r.seq
+       SELECT r.seq, r.og_id, r.uid FROM ${d.rows({ og_id: 'int', uid: 'int', at: 'int', seq: 'int' })} r
+       WHERE (SELECT m.dirty_seq = r.seq AND m.changed_at = r.at FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid)
        ON CONFLICT DO NOTHING`,
       [json(rows)],
     );
@@ -402,7 +403,7 @@ export class Ledger implements Store {
         event.seq,
       ]);
       const ogIds = [...new Set(targets.map((t) => t.og_id))];
-      for (const ogId of ogIds) await this.adapter.lockGroupWriters(db, ogId);
+      for (const ogId of ogIds) this.adapter.lockGroupWriters(db, ogId);
       await lockGroups(this.adapter, db, ogIds);
       const seq = await this.adapter.nextSeq(db);
       for (const t of targets) {
@@ -676,7 +677,7 @@ export class Ledger implements Store {
 
   async markForReconcile(ogId: number): Promise<number> {
     return this.adapter.write(async (db) => {
-      await this.adapter.lockGroupWriters(db, ogId);
+      this.adapter.lockGroupWriters(db, ogId);
       const [group] = await db.all<{ og_id: number }>(`SELECT og_id FROM og_groups WHERE og_id = ? ${this.adapter.dialect.forUpdate}`, [ogId]);
       if (!group) return 0;
       // Re-marking an item keeps what its events already achieved (synced_seq): only the work is new.

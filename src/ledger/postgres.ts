@@ -85,6 +85,11 @@ function queries(pool: pg.Pool): Db {
  * server at once, behind those before it, and the server runs them in order. Only the answers the
  * transaction reads are waited for, and each of those waits for every answer before it too, so a
  * statement sent and failed is thrown by the next statement awaited, or by the commit.
+ *
+ * A COMMIT sent behind a failed statement rolls back, since the server failed the transaction.
+ * That holds because every failure here is the server's: pg refuses a query before sending it
+ * only for a malformed one (no text, a name reused for other text, values it cannot encode), and
+ * statement() names each text by its hash, with values that are numbers, strings or null.
  */
 class PipelinedTransaction implements Transaction {
   #unread: Array<Promise<unknown>> = [];

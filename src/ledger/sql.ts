@@ -18,8 +18,9 @@ export interface Transaction extends Db {
   /**
    * Runs a statement whose answer the transaction does not read, in order with the others. On
    * PostgreSQL it goes to the server with the statements after it, and the COMMIT, without waiting
-   * for its answer, so that the writes that end a transaction share one round trip. A failure
-   * fails the transaction: the next statement that is awaited, or the commit, throws it.
+   * for its answer, so that the writes that end a transaction share one round trip, and a failure
+   * is thrown by the next statement awaited, or by the commit. On SQLite it runs at once and
+   * throws at once. Either way the failure fails the transaction.
    */
   send(sql: string, params?: readonly unknown[]): void;
 }
