@@ -174,6 +174,11 @@ export class PostgresAdapter implements Adapter {
     // next query opens a new one or fails on its own. Without a listener the error would
     // crash the process.
     this.pool.on('error', () => {});
+    // A connection lost while in use is reported by the failures of its queries, and by its
+    // client too; the pool listens to the client only while it is idle, and an unheard report
+    // would crash the process. Heard from the moment the client exists, even while it is being
+    // handed out.
+    this.pool.on('connect', (client) => client.on('error', ignoreLostConnection));
     this.db = againIfStale(queries(this.pool));
   }
 
@@ -249,9 +254,6 @@ export class PostgresAdapter implements Adapter {
   async #transaction<T>(begin: string, work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
-      // A connection lost while checked out is reported by its queries, and by the client too:
-      // unheard, that report would crash the process. The pool listens again once it is back.
-      client.on('error', ignoreLostConnection);
       const tx = new PipelinedTransaction(client);
       let broken: Error | undefined;
       try {
@@ -269,7 +271,6 @@ export class PostgresAdapter implements Adapter {
         if (staleStatements(error)) broken ??= error as Error;
         if (attempt >= ATTEMPTS || !this.retryable(error)) throw error;
       } finally {
-        client.off('error', ignoreLostConnection);
         client.release(broken);
       }
     }
