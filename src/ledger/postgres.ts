@@ -248,8 +248,14 @@ export class PostgresAdapter implements Adapter {
   /**
    * Runs work in one transaction on one pooled connection; a deadlock or serialization
    * failure rolls back and runs it again, as often as ATTEMPTS allows, and so does a connection
-   * whose prepared statements went stale, on another connection. BEGIN goes out with the work's
-   * first statements, and COMMIT with its last: a COMMIT behind a failed statement only rolls back.
+   * whose prepared statements went stale, or that was lost, on another connection. BEGIN goes out
+   * with the work's first statements, and COMMIT with its last: a COMMIT behind a failed statement
+   * only rolls back.
+   *
+   * A lost connection (cut, the server restarting) is tried again because Drupal's webhooks
+   * module never delivers twice: the work must not fail while another connection can do it. Had
+   * the lost COMMIT been applied, the work finds itself done: its events are duplicates, and the
+   * other writes (marks, results, leases) set again what they set.
    */
   async #transaction<T>(begin: string, work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -266,10 +272,11 @@ export class PostgresAdapter implements Adapter {
         try {
           await client.query('ROLLBACK');
         } catch (rollbackError) {
-          broken = rollbackError as Error; // the connection is unusable: the pool discards it
+          broken = rollbackError as Error; // the connection is lost: the pool discards it
         }
+        const lost = broken !== undefined;
         if (staleStatements(error)) broken ??= error as Error;
-        if (attempt >= ATTEMPTS || !this.retryable(error)) throw error;
+        if (attempt >= ATTEMPTS || !(lost || this.retryable(error))) throw error;
       } finally {
         client.release(broken);
       }
