@@ -35,7 +35,7 @@ function counting(inner: Adapter): { adapter: Adapter; count: () => number; wait
     claimsNeedDisk: inner.claimsNeedDisk,
     retryable: (error) => inner.retryable(error),
     isOutage: (error) => inner.isOutage(error),
-    read: (work) => inner.read((db) => work(wrap(db))),
+    read: (work) => inner.read((db) => work(wrapDb(db))),
     lockGroupWriters: (db, ogId) => inner.lockGroupWriters(db, ogId),
     nextSeq: (db) => inner.nextSeq(db),
     migrate: () => inner.migrate(),

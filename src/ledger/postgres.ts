@@ -27,8 +27,6 @@ const POSTGRES: Dialect = {
 const MIGRATE_LOCK = 'og-civicrm-sync:migrate';
 const groupLock = (ogId: number) => `og-civicrm-sync:group:${ogId}`;
 
-const ignoreLostConnection = () => {};
-
 /** SQLSTATEs after which a whole transaction may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const ATTEMPTS = 3;
@@ -178,7 +176,7 @@ export class PostgresAdapter implements Adapter {
     // client too; the pool listens to the client only while it is idle, and an unheard report
     // would crash the process. Heard from the moment the client exists, even while it is being
     // handed out.
-    this.pool.on('connect', (client) => client.on('error', ignoreLostConnection));
+    this.pool.on('connect', (client) => client.on('error', () => {}));
     this.db = againIfStale(queries(this.pool));
   }
 
@@ -189,7 +187,7 @@ export class PostgresAdapter implements Adapter {
     });
   }
 
-  read<T>(work: (db: Transaction) => Promise<T>): Promise<T> {
+  read<T>(work: (db: Db) => Promise<T>): Promise<T> {
     return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 

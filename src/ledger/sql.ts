@@ -67,7 +67,7 @@ export interface Adapter {
    */
   isOutage(error: unknown): boolean;
   /** Runs reads on one consistent snapshot. */
-  read<T>(work: (db: Transaction) => Promise<T>): Promise<T>;
+  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
   /**
    * Makes the statements after it wait for the other writers of one OG group, so that the group's
    * sequence numbers grow in commit order (SQLite: its single writer already does).

@@ -53,7 +53,7 @@ export class SqliteAdapter implements Adapter {
     return this.#transaction('BEGIN IMMEDIATE', work, durable);
   }
 
-  read<T>(work: (db: Transaction) => Promise<T>): Promise<T> {
+  read<T>(work: (db: Db) => Promise<T>): Promise<T> {
     return this.#transaction('BEGIN', work);
   }
 
