@@ -44,3 +44,34 @@ it('goes on at once with a group that has more due than one batch, and lets an a
   // The rest is the worker's alone: an operator's reconcile does not wait for it.
   expect((await rig.admin('POST', '/admin/groups/42/reconcile?dryRun=true')).status).toBe(200);
 });
+
+it('wakes one lane when a rest ends, however many lanes asked while the group rested', async () => {
+  rig = await startRig({ env: { SYNC_CONCURRENCY: '4' }, worker: { restMs: 2_000, pollMs: 600_000 }, startWorker: false });
+  await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+  const updates = 6;
+  const uids = Array.from({ length: updates }, (_, i) => i + 1);
+  for (const uid of uids) await rig.send('og.membership.created', membership(uid, 'active'), at(1));
+  rig.sync.worker.start();
+  await rig.settle();
+
+  const store = rig.store;
+  const claimWork = store.claimWork.bind(store);
+  let claims = 0;
+  store.claimWork = (...args) => {
+    claims++;
+    return claimWork(...args);
+  };
+  rig.emulator.resetLog();
+  // Each update, apart from the others, wakes a lane, which finds the group resting: in turn
+  // every lane has asked before the rest ends.
+  for (const uid of uids) {
+    expect((await rig.send('og.membership.updated', membership(uid, 'blocked'), at(2))).status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await rig.settle();
+
+  for (const uid of uids) expect(statusesOf(rig.emulator, 42, uid)).toEqual({ member: 'Removed', acl: undefined });
+  expect(rig.emulator.requests).toBe(1);
+  // One look per wake, one when the rest ends, and one finding nothing left.
+  expect(claims).toBeLessThanOrEqual(updates + 2);
+});

@@ -95,6 +95,8 @@ export class Worker {
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private waking: NodeJS.Timeout | undefined;
+  /** The one timer for the end of the soonest rest, and when it fires (see restFor). */
+  private restEnds: { timer: NodeJS.Timeout; at: number } | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -117,6 +119,8 @@ export class Worker {
     this.running = false;
     clearTimeout(this.waking);
     this.waking = undefined;
+    clearTimeout(this.restEnds?.timer);
+    this.restEnds = undefined;
     for (const done of [...this.sleepers]) done();
     await Promise.all(this.lanes);
     this.lanes = [];
@@ -139,6 +143,24 @@ export class Worker {
     }, WAKE_COALESCE_MS);
   }
 
+  /**
+   * A lane told that every group with work rests sleeps like an idle one, and the end of the rest
+   * wakes one lane: were each lane to sleep until then, every lane would ask the store at that
+   * moment and all but one find nothing.
+   */
+  private restFor(ms: number): Promise<void> {
+    const at = Date.now() + ms;
+    if (!this.restEnds || at < this.restEnds.at) {
+      clearTimeout(this.restEnds?.timer);
+      const timer = setTimeout(() => {
+        this.restEnds = undefined;
+        this.wakeOne();
+      }, ms);
+      this.restEnds = { timer, at };
+    }
+    return this.sleep();
+  }
+
   private wakeOne(): void {
     const [first] = this.sleepers;
     first?.();
@@ -154,8 +176,12 @@ export class Worker {
       } catch (error) {
         this.availability.failed(error);
       }
-      if (claimed === undefined || 'restingMs' in claimed) {
-        await this.sleep(claimed?.restingMs);
+      if (claimed === undefined) {
+        await this.sleep();
+        continue;
+      }
+      if ('restingMs' in claimed) {
+        await this.restFor(claimed.restingMs);
         continue;
       }
       if (claimed.moreDue) this.wakeOne();
@@ -175,15 +201,15 @@ export class Worker {
     }
   }
 
-  /** Waits for the next poll (or until `ms`, when sooner), or less when woken. */
-  private sleep(ms = this.pollMs): Promise<void> {
+  /** Waits for the next poll, or less when woken. */
+  private sleep(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.sleepers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, Math.min(ms, this.pollMs));
+      const timer = setTimeout(done, this.pollMs);
       this.sleepers.add(done);
     });
   }
