@@ -170,7 +170,7 @@ describe('SQLite query plans', () => {
       await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: ogId, title: `G${ogId}` }, members: members(200) }, Date.now()));
     }
     const claimed = await ledger.claimWork('w1', Date.now(), 60_000, 10);
-    expect(claimed).toMatchObject({ lease: { ogId: 1 }, moreDue: true });
+    expect(claimed).toMatchObject({ lease: { ogId: 1 }, nextDueMs: 0 });
 
     const finding = statements.filter((s) => s.sql.includes('member_work'));
     expect(finding).toHaveLength(2); // the look, then the claim

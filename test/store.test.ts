@@ -818,15 +818,18 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect((resting as { restingMs: number }).restingMs).toBeLessThanOrEqual(60_000);
     });
 
-    it('a claim says whether another group is due too, so the worker wakes another lane only then', async () => {
+    it('a claim says when another group is due, so the worker wakes another lane then and only then', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       await accept(groupCreated(2, 'Two'), at(0));
       await accept(groupCreated(3, 'Three'), at(0));
       const rested = (await store.leaseGroup(3, 'w0', LEASE))!;
       await store.releaseGroup(rested, 60_000);
-      expect(await store.claimWork('w1', Date.now(), LEASE, 100)).toMatchObject({ lease: { ogId: 1 }, moreDue: true });
-      // Group 3 has work, but rests: no second lane for it.
-      expect(await store.claimWork('w2', Date.now(), LEASE, 100)).toMatchObject({ lease: { ogId: 2 }, moreDue: false });
+      expect(await store.claimWork('w1', Date.now(), LEASE, 100)).toMatchObject({ lease: { ogId: 1 }, nextDueMs: 0 });
+      // Group 3 has work, but rests: no second lane for it until its rest ends.
+      const second = await store.claimWork('w2', Date.now(), LEASE, 100);
+      expect(second).toMatchObject({ lease: { ogId: 2 }, nextDueMs: expect.any(Number) });
+      expect((second as { nextDueMs: number }).nextDueMs).toBeGreaterThan(50_000);
+      expect((second as { nextDueMs: number }).nextDueMs).toBeLessThanOrEqual(60_000);
     });
 
     it('lets an audit lease a resting group at once', async () => {

@@ -46,7 +46,7 @@ it('goes on at once with a group that has more due than one batch, and lets an a
 });
 
 it('wakes one lane when a rest ends, however many lanes asked while the group rested', async () => {
-  rig = await startRig({ env: { SYNC_CONCURRENCY: '4' }, worker: { restMs: 2_000, pollMs: 600_000 }, startWorker: false });
+  rig = await startRig({ env: { SYNC_CONCURRENCY: '4' }, worker: { restMs: 3_000, pollMs: 600_000 }, startWorker: false });
   await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
   const updates = 6;
   const uids = Array.from({ length: updates }, (_, i) => i + 1);
@@ -72,6 +72,7 @@ it('wakes one lane when a rest ends, however many lanes asked while the group re
 
   for (const uid of uids) expect(statusesOf(rig.emulator, 42, uid)).toEqual({ member: 'Removed', acl: undefined });
   expect(rig.emulator.requests).toBe(1);
-  // One look per wake, one when the rest ends, and one finding nothing left.
-  expect(claims).toBeLessThanOrEqual(updates + 2);
+  // One look per wake, one when the rest ends, one finding nothing left, and perhaps the last look
+  // of the first sync; were every lane to look when the rest ends, three more.
+  expect(claims).toBeLessThanOrEqual(updates + 3);
 });

@@ -554,7 +554,7 @@ export class Ledger implements Store {
       async (db) => {
         const lease = await this.#claim(db, owner, now, leaseMs);
         const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
-        return lease && work && { lease, work, moreDue: second === 0 };
+        return lease && work && { lease, work, nextDueMs: second };
       },
       { durable: this.adapter.claimsNeedDisk },
     );

@@ -99,11 +99,11 @@ export interface GroupWork {
 }
 
 /**
- * What a worker's claim found: a group's work under a lease, and whether another group was due
- * too; or, when the only groups with work are resting after their last sync, how long until the
- * first is due; or nothing to do.
+ * What a worker's claim found: a group's work under a lease, and how long until the next group
+ * with work is due (0: now; absent: no other group has work); or, when the only groups with work
+ * are resting after their last sync, how long until the first is due; or nothing to do.
  */
-export type Claimed = { lease: Lease; work: GroupWork; moreDue: boolean } | { restingMs: number } | undefined;
+export type Claimed = { lease: Lease; work: GroupWork; nextDueMs?: number } | { restingMs: number } | undefined;
 
 export interface Failure {
   error: string;

@@ -95,7 +95,7 @@ export class Worker {
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private waking: NodeJS.Timeout | undefined;
-  /** The one timer for the end of the soonest rest, and when it fires (see restFor). */
+  /** The one timer for the end of the soonest rest known, and when it fires (see restEndsIn). */
   private restEnds: { timer: NodeJS.Timeout; at: number } | undefined;
 
   constructor(private readonly options: WorkerOptions) {
@@ -144,21 +144,21 @@ export class Worker {
   }
 
   /**
-   * A lane told that every group with work rests sleeps like an idle one, and the end of the rest
-   * wakes one lane: were each lane to sleep until then, every lane would ask the store at that
-   * moment and all but one find nothing.
+   * The end of a group's rest wakes one lane, and the lanes told that every group with work rests
+   * sleep like idle ones: were each to sleep until the rest ends, every lane would ask the store
+   * at that moment and all but one find nothing. A poll comes sooner anyway.
    */
-  private restFor(ms: number): Promise<void> {
-    const at = Date.now() + ms;
-    if (!this.restEnds || at < this.restEnds.at) {
-      clearTimeout(this.restEnds?.timer);
-      const timer = setTimeout(() => {
-        this.restEnds = undefined;
-        this.wakeOne();
-      }, ms);
-      this.restEnds = { timer, at };
-    }
-    return this.sleep();
+  private restEndsIn(ms: number): void {
+    if (!this.running) return;
+    const wait = Math.min(ms, this.pollMs);
+    const at = Date.now() + wait;
+    if (this.restEnds && this.restEnds.at <= at) return;
+    clearTimeout(this.restEnds?.timer);
+    const timer = setTimeout(() => {
+      this.restEnds = undefined;
+      this.wakeOne();
+    }, wait);
+    this.restEnds = { timer, at };
   }
 
   private wakeOne(): void {
@@ -181,10 +181,14 @@ export class Worker {
         continue;
       }
       if ('restingMs' in claimed) {
-        await this.restFor(claimed.restingMs);
+        this.restEndsIn(claimed.restingMs);
+        await this.sleep();
         continue;
       }
-      if (claimed.moreDue) this.wakeOne();
+      // Another group with work goes to a sleeping lane: now when it is due, else when its rest
+      // ends (the other lanes may never have asked, and the timer that woke this lane is spent).
+      if (claimed.nextDueMs === 0) this.wakeOne();
+      else if (claimed.nextDueMs !== undefined) this.restEndsIn(claimed.nextDueMs);
       const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
@@ -201,8 +205,9 @@ export class Worker {
     }
   }
 
-  /** Waits for the next poll, or less when woken. */
+  /** Waits for the next poll, or less when woken; not at all once stopped. */
   private sleep(): Promise<void> {
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
