@@ -94,9 +94,8 @@ export class Worker {
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
-  private waking: NodeJS.Timeout | undefined;
-  /** The one timer for the end of the soonest rest known, and when it fires (see restEndsIn). */
-  private restEnds: { timer: NodeJS.Timeout; at: number } | undefined;
+  /** The one timer that wakes a lane, and when it fires (see wakeIn). */
+  private waking: { timer: NodeJS.Timeout; at: number } | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -117,10 +116,8 @@ export class Worker {
   /** Lets lanes finish the group in hand, then resolves. */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.waking);
+    clearTimeout(this.waking?.timer);
     this.waking = undefined;
-    clearTimeout(this.restEnds?.timer);
-    this.restEnds = undefined;
     for (const done of [...this.sleepers]) done();
     await Promise.all(this.lanes);
     this.lanes = [];
@@ -136,29 +133,27 @@ export class Worker {
    * the store is not asked once per event.
    */
   wake(): void {
-    if (this.waking) return;
-    this.waking = setTimeout(() => {
-      this.waking = undefined;
-      this.wakeOne();
-    }, WAKE_COALESCE_MS);
+    this.wakeIn(WAKE_COALESCE_MS);
   }
 
   /**
-   * The end of a group's rest wakes one lane, and the lanes told that every group with work rests
-   * sleep like idle ones: were each to sleep until the rest ends, every lane would ask the store
-   * at that moment and all but one find nothing. A poll comes sooner anyway.
+   * Wakes one lane in `ms`, unless one wakes sooner. The end of a group's rest comes here too, and
+   * the lanes told that every group with work rests sleep like idle ones: were each to sleep until
+   * the rest ends, every lane would ask the store at that moment and all but one find nothing.
+   * A later wake given up for a sooner one is not lost: the lane woken learns it from the store
+   * again. A poll comes sooner anyway.
    */
-  private restEndsIn(ms: number): void {
+  private wakeIn(ms: number): void {
     if (!this.running) return;
     const wait = Math.min(ms, this.pollMs);
     const at = Date.now() + wait;
-    if (this.restEnds && this.restEnds.at <= at) return;
-    clearTimeout(this.restEnds?.timer);
+    if (this.waking && this.waking.at <= at) return;
+    clearTimeout(this.waking?.timer);
     const timer = setTimeout(() => {
-      this.restEnds = undefined;
+      this.waking = undefined;
       this.wakeOne();
     }, wait);
-    this.restEnds = { timer, at };
+    this.waking = { timer, at };
   }
 
   private wakeOne(): void {
@@ -181,14 +176,14 @@ export class Worker {
         continue;
       }
       if ('restingMs' in claimed) {
-        this.restEndsIn(claimed.restingMs);
+        this.wakeIn(claimed.restingMs);
         await this.sleep();
         continue;
       }
       // Another group with work goes to a sleeping lane: now when it is due, else when its rest
       // ends (the other lanes may never have asked, and the timer that woke this lane is spent).
       if (claimed.nextDueMs === 0) this.wakeOne();
-      else if (claimed.nextDueMs !== undefined) this.restEndsIn(claimed.nextDueMs);
+      else if (claimed.nextDueMs !== undefined) this.wakeIn(claimed.nextDueMs);
       const { lease, work } = claimed;
       const held = new HeldLease(lease, store, this.leaseMs);
       const stopRenewing = held.keepAlive();
