@@ -593,6 +593,42 @@ describe.each(STORES)('%s store', (_name, open) => {
     });
   });
 
+  describe('a membership restated as it is (a re-save in Drupal)', () => {
+    it('once synced, changes nothing: the event is done at once and the group has no work', async () => {
+      await accept(joined(42, member(ann, 'active', true)), at(0));
+      await syncAll(42);
+      const before = await memberOf(42, 7);
+      const again = await accept(changed(42, member(ann, 'active', true)), at(2));
+      expect(await statusOf(again)).toBe('done');
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', dirtySeq: before!.dirtySeq });
+      expect(await store.claimGroup('w1', Date.now(), 30_000)).toBeUndefined();
+      // It still dates the membership: a change older than the restatement has no effect.
+      const older = await accept(changed(42, member(ann, 'blocked')), at(1));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, syncState: 'clean' });
+      expect(await statusOf(older)).toBe('done');
+    });
+
+    it('not yet synced, stays to work: both events wait for the sync', async () => {
+      const first = await accept(joined(42, member(ann)), at(0));
+      const again = await accept(changed(42, member(ann)), at(1));
+      expect(await statusOf(first)).toBe('pending');
+      expect(await statusOf(again)).toBe('pending');
+      await syncAll(42);
+      expect(await statusOf(again)).toBe('done');
+    });
+
+    it('with another admin flag or state, is a change like any other', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await syncAll(42);
+      const admin = await accept(changed(42, member(ann, 'active', true)), at(1));
+      expect(await statusOf(admin)).toBe('pending');
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty', isAdmin: true });
+      await syncAll(42);
+      const blocked = await accept(changed(42, member(ann, 'blocked', true)), at(2));
+      expect(await statusOf(blocked)).toBe('pending');
+    });
+  });
+
   describe('replay', () => {
     it('makes a dead event pending again and puts its items back to work', async () => {
       const id = await accept(joined(42, member(cyd)), at(0));

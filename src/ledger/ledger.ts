@@ -331,21 +331,27 @@ export class Ledger implements Store {
 
   /**
    * Writes memberships, each only over an older change of it; a member new to the ledger but
-   * older than its group's last complete list stays out. Each membership written becomes a target
+   * older than its group's last complete list stays out. Each membership changed becomes a target
    * of its event: the rows that now carry both the event's own sequence number, which no other
    * event has, and its time (a group brought back marks every member with the number, written or
    * not, and a row not written is newer than the event).
+   *
+   * A newer event that restates a clean membership as it is (a re-save in Drupal) only dates it:
+   * CiviCRM was made to match it already, so it changes no item and gives the worker nothing to
+   * do. A dirty or dead membership is marked again, as by any change: a dead one gets another chance.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
     const d = this.adapter.dialect;
+    const restated = `og_members.sync_state = 'clean' AND og_members.state = excluded.state AND og_members.is_admin = excluded.is_admin`;
     db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
        SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
        FROM ${d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
        WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at
        ORDER BY r.og_id, r.uid
-       ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin,
-         changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin, changed_at = excluded.changed_at,
+         dirty_seq = CASE WHEN ${restated} THEN og_members.dirty_seq ELSE excluded.dirty_seq END,
+         sync_state = CASE WHEN ${restated} THEN 'clean' ELSE 'dirty' END, attempts = 0, next_attempt_at = 0, last_error = NULL
        WHERE og_members.changed_at <= excluded.changed_at`,
       [json(rows)],
     );
