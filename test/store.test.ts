@@ -597,6 +597,7 @@ describe.each(STORES)('%s store', (_name, open) => {
     it('once synced, changes nothing: the event is done at once and the group has no work', async () => {
       await accept(joined(42, member(ann, 'active', true)), at(0));
       await syncAll(42);
+      await store.saveContacts([{ uid: 7, contactId: 70, linked: true }]);
       const before = await memberOf(42, 7);
       const again = await accept(changed(42, member(ann, 'active', true)), at(2));
       expect(await statusOf(again)).toBe('done');
@@ -606,6 +607,26 @@ describe.each(STORES)('%s store', (_name, open) => {
       const older = await accept(changed(42, member(ann, 'blocked')), at(1));
       expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: true, syncState: 'clean' });
       expect(await statusOf(older)).toBe('done');
+    });
+
+    it('in a snapshot, stays clean while the members it leaves out are deleted', async () => {
+      await accept(joined(42, member(ann)), at(0));
+      await accept(joined(42, member(bob)), at(0));
+      await syncAll(42);
+      await store.saveContacts([{ uid: 7, contactId: 70, linked: true }, { uid: 8, contactId: 80, linked: true }]);
+      const before = await memberOf(42, 7);
+      await accept(snapshot(42, 'Chess Club', [member(ann)]), at(1));
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'clean', dirtySeq: before!.dirtySeq });
+      expect(await memberOf(42, 8)).toMatchObject({ state: 'deleted', syncState: 'dirty' });
+      expect((await store.loadWork(42, Date.now(), 100))?.members.map((m) => m.uid)).toEqual([8]);
+    });
+
+    it('whose user has no known contact, is marked again: a removal that found none may find it now', async () => {
+      await accept(joined(42, member(cyd, 'blocked')), at(0));
+      await syncAll(42);
+      const again = await accept(changed(42, member({ id: 9, email: 'cyd@example.org' }, 'blocked')), at(1));
+      expect(await statusOf(again)).toBe('pending');
+      expect(await memberOf(42, 9)).toMatchObject({ syncState: 'dirty' });
     });
 
     it('not yet synced, stays to work: both events wait for the sync', async () => {

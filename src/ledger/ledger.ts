@@ -25,6 +25,7 @@ import {
 } from './event-status.js';
 import {
   failureState,
+  FRESH_ATTEMPTS,
   GROUP_COLUMNS,
   groupRecord,
   MEMBER_COLUMNS,
@@ -338,11 +339,14 @@ export class Ledger implements Store {
    *
    * A newer event that restates a clean membership as it is (a re-save in Drupal) only dates it:
    * CiviCRM was made to match it already, so it changes no item and gives the worker nothing to
-   * do. A dirty or dead membership is marked again, as by any change: a dead one gets another chance.
+   * do. A dirty or dead membership is marked again, as by any change: a dead one gets another
+   * chance. So does one whose user has no known contact (a removal that found none to take out
+   * of the groups): the event may bring the email that finds it.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
     const d = this.adapter.dialect;
-    const restated = `og_members.sync_state = 'clean' AND og_members.state = excluded.state AND og_members.is_admin = excluded.is_admin`;
+    const restated = `og_members.sync_state = 'clean' AND og_members.state = excluded.state AND og_members.is_admin = excluded.is_admin
+      AND EXISTS (SELECT 1 FROM users u WHERE u.uid = og_members.uid AND u.contact_id IS NOT NULL)`;
     db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
        SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
@@ -351,7 +355,7 @@ export class Ledger implements Store {
        ORDER BY r.og_id, r.uid
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin, changed_at = excluded.changed_at,
          dirty_seq = CASE WHEN ${restated} THEN og_members.dirty_seq ELSE excluded.dirty_seq END,
-         sync_state = CASE WHEN ${restated} THEN 'clean' ELSE 'dirty' END, attempts = 0, next_attempt_at = 0, last_error = NULL
+         sync_state = CASE WHEN ${restated} THEN 'clean' ELSE 'dirty' END, ${FRESH_ATTEMPTS}
        WHERE og_members.changed_at <= excluded.changed_at`,
       [json(rows)],
     );

@@ -83,8 +83,11 @@ export const USER_COLUMNS = columns<UserRow>({ uid: true, email: true, first_nam
 /** A placeholder group row loses to any real group event. */
 export const PLACEHOLDER_CHANGED_AT = -1;
 
-/** A fresh start for an item's sync: due now, no attempts, no error. */
-export const RESET_SYNC = `sync_state = 'dirty', attempts = 0, next_attempt_at = 0, last_error = NULL`;
+/** Due now, no attempts, no error: as a clean item is, and a dirty one starts. */
+export const FRESH_ATTEMPTS = 'attempts = 0, next_attempt_at = 0, last_error = NULL';
+
+/** A fresh start for an item's sync. */
+export const RESET_SYNC = `sync_state = 'dirty', ${FRESH_ATTEMPTS}`;
 
 export const failureState = (failure: Failure): SyncState => (failure.retryAt === undefined ? 'dead' : 'dirty');
 
