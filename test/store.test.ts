@@ -889,6 +889,13 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect((second as { nextDueMs: number }).nextDueMs).toBeLessThanOrEqual(60_000);
     });
 
+    it('a dirty group with dirty members is one group: its claim names no other work', async () => {
+      await accept(groupCreated(1, 'One', { owner: ann }), at(0));
+      await accept(joined(1, member(bob)), at(0));
+      expect(await store.claimWork('w1', Date.now(), LEASE, 100)).toMatchObject({ lease: { ogId: 1 }, nextDueMs: undefined });
+      expect(await store.claimWork('w2', Date.now(), LEASE, 100)).toBeUndefined();
+    });
+
     it('lets an audit lease a resting group at once', async () => {
       await accept(groupCreated(1, 'One'), at(0));
       const lease = (await store.claimGroup('w1', Date.now(), LEASE))!;

@@ -66,6 +66,33 @@ const COUNTER_SHARDS = 16;
 /** Accepts committed together at most; more wait for the next commit. */
 const MAX_BATCH = 64;
 
+/**
+ * `candidates`: the groups that may have work, each once: the groups with dirty members, each
+ * found by one step through the (sync_state, og_id) index, and the other dirty groups. The cost
+ * grows with the groups that have dirty members (resting, backing off or dead ones included),
+ * not with the dirty members themselves (thousands under a burst, while their groups rest) nor
+ * with the clean groups.
+ */
+const GROUPS_WITH_WORK = `WITH RECURSIVE member_work (og_id) AS (
+    SELECT min(og_id) FROM og_members WHERE sync_state = 'dirty'
+    UNION ALL
+    SELECT (SELECT min(m.og_id) FROM og_members m WHERE m.sync_state = 'dirty' AND m.og_id > w.og_id)
+    FROM member_work w WHERE w.og_id IS NOT NULL),
+  candidates (og_id) AS (
+    SELECT og_id FROM member_work WHERE og_id IS NOT NULL
+    UNION ALL
+    SELECT g.og_id FROM og_groups g
+    WHERE g.sync_state = 'dirty' AND NOT EXISTS (SELECT 1 FROM og_members m WHERE m.og_id = g.og_id AND m.sync_state = 'dirty'))`;
+
+/**
+ * Whether candidate `g` has work due now: itself, or a member not backing off. Its two
+ * parameters are the caller's now, which dates retries only; whether a lease holds is the
+ * store's clock.
+ */
+const WORK_DUE = `g.sync_state <> 'dead' AND g.next_attempt_at <= ?
+  AND (g.sync_state = 'dirty'
+       OR EXISTS (SELECT 1 FROM og_members m WHERE m.og_id = g.og_id AND m.sync_state = 'dirty' AND m.next_attempt_at <= ?))`;
+
 type AcceptResult = { outcome: AcceptOutcome } | { error: unknown };
 
 interface QueuedAccept {
@@ -558,64 +585,52 @@ export class Ledger implements Store {
    * resting after its last sync will be due.
    */
   async claimWork(owner: string, now: number, leaseMs: number, memberLimit: number): Promise<Claimed> {
-    const [first, second] = await this.#restingMs(now, 2);
-    if (first !== 0) return first === undefined ? undefined : { restingMs: first };
+    const due = await this.#dueWork(now);
+    if (due.free === 0) return due.restingMs === undefined ? undefined : { restingMs: due.restingMs };
     const claimed = await this.adapter.write(
       async (db) => {
         const lease = await this.#claim(db, owner, now, leaseMs);
         const work = lease && (await this.#load(db, lease.ogId, now, memberLimit));
-        return lease && work && { lease, work, nextDueMs: second };
+        return lease && work && { lease, work, nextDueMs: due.free > 1 ? 0 : due.restingMs };
       },
       { durable: this.adapter.claimsNeedDisk },
     );
     if (claimed) return claimed;
     // Another lane took the group between the read and the claim: what is left may be resting,
     // or due (then soon again).
-    const [left] = await this.#restingMs(now, 1);
-    return left === undefined ? undefined : { restingMs: Math.max(left, 1) };
+    const left = await this.#dueWork(now);
+    if (left.free > 0) return { restingMs: 1 };
+    return left.restingMs === undefined ? undefined : { restingMs: Math.max(left.restingMs, 1) };
   }
 
   /**
-   * For the first `count` groups with work, least recently worked first: 0 when one is free to
-   * claim, else how long until its rest ends. None: no work.
+   * How many groups with work due are free to claim now, and how long until the first of those
+   * resting after their last sync is free. Counted, not sorted: a sort of the candidates cost
+   * this read, the one an idle lane makes at every wake, most of its time.
    */
-  async #restingMs(now: number, count: number): Promise<number[]> {
+  async #dueWork(now: number): Promise<{ free: number; restingMs?: number }> {
     const d = this.adapter.dialect;
-    const next = await this.adapter.db.all<{ resting_ms: number }>(
-      `${this.#dueGroups(`g.lease_until - ${d.now} AS resting_ms`, `g.lease_until <= ${d.now} OR g.lease_owner IS NULL`)} LIMIT ?`,
-      [now, now, count],
+    const [row] = await this.adapter.db.all<{ free: number; resting_ms: number | null }>(
+      `${GROUPS_WITH_WORK}
+       SELECT count(*) FILTER (WHERE g.lease_until <= ${d.now}) AS free,
+         min(g.lease_until) FILTER (WHERE g.lease_until > ${d.now} AND g.lease_owner IS NULL) - ${d.now} AS resting_ms
+       FROM candidates c JOIN og_groups g ON g.og_id = c.og_id
+       WHERE ${WORK_DUE}`,
+      [now, now],
     );
-    return next.map((row) => Math.max(0, Number(row.resting_ms)));
-  }
-
-  /**
-   * The groups with work due whose lease passes `leaseTest`, least recently worked first, up to
-   * ORDER BY. The candidates are the dirty groups and the groups with a dirty member, each of the
-   * latter found by one step through the (sync_state, og_id) index: the cost grows with the
-   * groups that have dirty members (resting, backing off or dead ones included, one step each),
-   * not with the dirty members themselves (thousands under a burst, while their groups rest) nor
-   * with the clean groups. Whether a lease holds is the store's clock; the two parameters (the
-   * caller's now) only date retries.
-   */
-  #dueGroups(columns: string, leaseTest: string): string {
-    return `WITH RECURSIVE member_work (og_id) AS (
-        SELECT min(og_id) FROM og_members WHERE sync_state = 'dirty'
-        UNION ALL
-        SELECT (SELECT min(m.og_id) FROM og_members m WHERE m.sync_state = 'dirty' AND m.og_id > w.og_id)
-        FROM member_work w WHERE w.og_id IS NOT NULL)
-      SELECT ${columns} FROM og_groups g
-      WHERE g.og_id IN (SELECT og_id FROM member_work UNION ALL SELECT og_id FROM og_groups WHERE sync_state = 'dirty')
-        AND (${leaseTest}) AND g.sync_state <> 'dead' AND g.next_attempt_at <= ?
-        AND (g.sync_state = 'dirty'
-             OR EXISTS (SELECT 1 FROM og_members m WHERE m.og_id = g.og_id AND m.sync_state = 'dirty' AND m.next_attempt_at <= ?))
-      ORDER BY g.lease_until, g.og_id`;
+    const free = Number(row?.free ?? 0);
+    const resting = row?.resting_ms;
+    return resting === null || resting === undefined ? { free } : { free, restingMs: Math.max(0, Number(resting)) };
   }
 
   async #claim(db: Db, owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
     const d = this.adapter.dialect;
     const [claimed] = await db.all<{ og_id: number; lease_token: number }>(
       `UPDATE og_groups SET lease_owner = ?, lease_until = ${d.now} + ?, lease_token = lease_token + 1
-       WHERE og_id = (${this.#dueGroups('g.og_id', `g.lease_until <= ${d.now}`)} LIMIT 1 ${d.skipLocked('g')})
+       WHERE og_id = (${GROUPS_WITH_WORK}
+         SELECT g.og_id FROM candidates c JOIN og_groups g ON g.og_id = c.og_id
+         WHERE g.lease_until <= ${d.now} AND ${WORK_DUE}
+         ORDER BY g.lease_until, g.og_id LIMIT 1 ${d.skipLocked('g')})
        RETURNING og_id, lease_token`,
       [owner, leaseMs, now, now],
     );
