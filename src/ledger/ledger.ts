@@ -606,15 +606,16 @@ export class Ledger implements Store {
   /**
    * How many groups with work due are free to claim now, and how long until the first of those
    * resting after their last sync is free. Counted, not sorted: a sort of the candidates cost
-   * this read, the one an idle lane makes at every wake, most of its time.
+   * this read, the one an idle lane makes at every wake, most of its time. The clock is read once
+   * (PostgreSQL's moves during a statement), so that no group is neither free nor resting.
    */
   async #dueWork(now: number): Promise<{ free: number; restingMs?: number }> {
     const d = this.adapter.dialect;
     const [row] = await this.adapter.db.all<{ free: number; resting_ms: number | null }>(
       `${GROUPS_WITH_WORK}
-       SELECT count(*) FILTER (WHERE g.lease_until <= ${d.now}) AS free,
-         min(g.lease_until) FILTER (WHERE g.lease_until > ${d.now} AND g.lease_owner IS NULL) - ${d.now} AS resting_ms
-       FROM candidates c JOIN og_groups g ON g.og_id = c.og_id
+       SELECT count(*) FILTER (WHERE g.lease_until <= clock.now) AS free,
+         min(g.lease_until - clock.now) FILTER (WHERE g.lease_until > clock.now AND g.lease_owner IS NULL) AS resting_ms
+       FROM candidates c JOIN og_groups g ON g.og_id = c.og_id CROSS JOIN (SELECT ${d.now} AS now) clock
        WHERE ${WORK_DUE}`,
       [now, now],
     );
