@@ -832,6 +832,8 @@ describe.each(STORES)('%s store', (_name, open) => {
       const now = Date.now();
       await store.memberFailed(await asHolder(store, 1), 7, { error: 'timeout', retryAt: now + 60_000 });
       expect(await claimed('w1', now)).toBeUndefined();
+      // The worker's look finds no work due either: a backoff is not a rest to wait for.
+      expect(await store.claimWork('w1', now, LEASE, 100)).toBeUndefined();
       expect(await claimed('w1', now + 60_000)).toBe(1);
     });
 
@@ -840,6 +842,7 @@ describe.each(STORES)('%s store', (_name, open) => {
       await store.groupFailed(await asHolder(store, 1), { error: 'permission denied' });
       expect((await store.group(1))?.syncState).toBe('dead');
       expect(await claimed('w1')).toBeUndefined();
+      expect(await store.claimWork('w1', Date.now(), LEASE, 100)).toBeUndefined();
 
       await accept(joined(1, member(ann)), at(1));
       expect(await store.group(1)).toMatchObject({ syncState: 'dirty', attempts: 0 });
