@@ -1,7 +1,10 @@
-// Ingest side by side: the service (worker syncing to a CiviCRM emulator answering in 2 ms) and a
+// Ingest side by side: the service (worker syncing to a CiviCRM emulator answering in 2 ms), the
+// same with its worker stopped (the intake alone: what an event costs before its sync), and a
 // bare Fastify route answering 202, each in its own process, loaded by the same generator
 // (autocannon, in a process of its own) at 1 and at 50 connections in one run. Server CPU per
-// event is the server process's own process.cpuUsage().
+// event is the server process's own process.cpuUsage(). Without a worker nothing becomes clean,
+// so there an event that restates a membership is written as a change: the intake alone can come
+// out dearer than the service where most events are restatements (50 connections).
 //
 // Steady state, not start-up: both servers first take warm-up loads at 10 and at 1 connection
 // (V8 compiles the hot paths in their first seconds, on threads whose CPU would be counted; a
@@ -30,7 +33,8 @@ const HERE = new URL('.', import.meta.url).pathname;
 
 export interface IngestFigures {
   connections: number;
-  target: 'service' | 'bare';
+  /** The service; the same with its worker stopped (the intake alone); a bare Fastify route. */
+  target: 'service' | 'intake' | 'bare';
   eventsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -118,11 +122,11 @@ export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
   const emulator = await startEmulator();
   emulator.faults.latency(2);
   const dir = mkdtempSync(join(tmpdir(), 'og-sync-ingest-'));
-  const [servicePort, barePort] = [await freePort(), await freePort()];
-  const service = spawnTs('ingest-service.ts', {
-    PORT: String(servicePort),
+  const [servicePort, intakePort, barePort] = [await freePort(), await freePort(), await freePort()];
+  const serviceEnv = (port: number, file: string) => ({
+    PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'ledger.sqlite')}`,
+    DATABASE_URL: `sqlite:${join(dir, file)}`,
     CIVICRM_URL: emulator.restUrl,
     CIVICRM_API_KEY: emulator.apiKey,
     CIVICRM_SITE_KEY: emulator.siteKey,
@@ -131,30 +135,33 @@ export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
     LOG_LEVEL: 'info',
     RESYNC_INTERVAL: '0',
   });
+  const service = spawnTs('ingest-service.ts', serviceEnv(servicePort, 'ledger.sqlite'));
+  const intake = spawnTs('ingest-service.ts', { ...serviceEnv(intakePort, 'intake.sqlite'), BENCH_WORKER: 'off' });
   const bare = spawnTs('ingest-bare.ts', { PORT: String(barePort) });
+  const servers = [service, intake, bare];
   try {
-    await Promise.all([nextMessage(service, 'ready'), nextMessage(bare, 'ready')]);
+    await Promise.all(servers.map((server) => nextMessage(server, 'ready')));
     const serviceOrigin = `http://127.0.0.1:${servicePort}`;
     const serviceUrl = `${serviceOrigin}/webhooks/og`;
+    const intakeUrl = `http://127.0.0.1:${intakePort}/webhooks/og`;
     const bareUrl = `http://127.0.0.1:${barePort}/webhooks/og`;
     for (const [i, { connections, seconds }] of WARM_UPS.entries()) {
-      await load(serviceUrl, connections, seconds, 900_000 + i * 10_000);
-      await load(bareUrl, connections, seconds, 900_000 + i * 10_000);
+      for (const url of [serviceUrl, intakeUrl, bareUrl]) await load(url, connections, seconds, 900_000 + i * 10_000);
     }
     const figures: IngestFigures[] = [];
     for (const [run, connections] of [1, 50].entries()) {
       const uidBase = (run + 1) * 100_000;
       await drained(serviceOrigin);
       figures.push(await measure('service', service, serviceUrl, connections, seconds, uidBase));
-      // The bare route gets the machine to itself too, not beside the worker's backlog.
+      // The others get the machine to themselves too, not beside the worker's backlog.
       await drained(serviceOrigin);
+      figures.push(await measure('intake', intake, intakeUrl, connections, seconds, uidBase));
       figures.push(await measure('bare', bare, bareUrl, connections, seconds, uidBase));
     }
     return figures;
   } finally {
-    service.kill('SIGTERM');
-    bare.kill('SIGTERM');
-    await Promise.all([new Promise((r) => service.once('exit', r)), new Promise((r) => bare.once('exit', r))]);
+    for (const server of servers) server.kill('SIGTERM');
+    await Promise.all(servers.map((server) => new Promise((r) => server.once('exit', r))));
     await emulator.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,10 +10,10 @@
 //      1,000,000 settled events, on SQLite and PostgreSQL side by side;
 //   5. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
-//   0. ingest (bench/ingest.ts): the service and a bare Fastify route side by side, each in its own
-//      process, warmed up, then loaded by autocannon in a third at 1 and 50 connections: events/s,
-//      p50/p99 and server CPU per event, the ratios, a summary line; the figures go to
-//      bench/results.json.
+//   0. ingest (bench/ingest.ts): the service, the same with its worker stopped, and a bare Fastify
+//      route side by side, each in its own process, warmed up, then loaded by autocannon in
+//      another at 1 and 50 connections: events/s, p50/p99 and server CPU per event, the ratios, a
+//      summary line; the figures go to bench/results.json.
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase), BENCH_LOAD_SECONDS (5,
 // each ingest run).
@@ -264,28 +264,36 @@ function htmlBench(): void {
   section('group body text (htmlToText; ×8 is linear, ×64 quadratic)', rows);
 }
 
+const TARGET_NAMES: Record<IngestFigures['target'], string> = {
+  service: 'service',
+  intake: 'intake alone (worker stopped)',
+  bare: 'bare Fastify',
+};
+
 /** The ingest table, its ratios and the summary line; the figures are written to bench/results.json. */
 function reportIngest(figures: IngestFigures[]): string {
   const rows: Array<[string, string]> = figures.map((f) => [
-    `${f.target === 'service' ? 'service' : 'bare Fastify'} · ${f.connections} connection${f.connections === 1 ? '' : 's'}`,
+    `${TARGET_NAMES[f.target]} · ${f.connections} connection${f.connections === 1 ? '' : 's'}`,
     `${fmt(f.eventsPerSecond)} events/s · p50 ${fmt(f.p50Ms, 2)} ms · p99 ${fmt(f.p99Ms, 2)} ms · ${fmt(f.cpuMicrosPerEvent)} µs CPU/event` +
       (f.failed > 0 ? ` · ${fmt(f.failed)} failed` : ''),
   ]);
-  const pair = (connections: number) => {
-    const service = figures.find((f) => f.target === 'service' && f.connections === connections)!;
-    const bare = figures.find((f) => f.target === 'bare' && f.connections === connections)!;
-    return { service, bare };
-  };
+  const of = (target: IngestFigures['target'], connections: number) => figures.find((f) => f.target === target && f.connections === connections)!;
   for (const connections of [1, 50]) {
-    const { service, bare } = pair(connections);
-    rows.push([
-      `service / bare · ${connections}`,
-      `${fmt(service.eventsPerSecond / bare.eventsPerSecond, 2)} of the throughput, ${fmt(service.cpuMicrosPerEvent / bare.cpuMicrosPerEvent, 1)}× the CPU per event`,
-    ]);
+    const bare = of('bare', connections);
+    for (const target of ['service', 'intake'] as const) {
+      const measured = of(target, connections);
+      rows.push([
+        `${target} / bare · ${connections}`,
+        `${fmt(measured.eventsPerSecond / bare.eventsPerSecond, 2)} of the throughput, ${fmt(measured.cpuMicrosPerEvent / bare.cpuMicrosPerEvent, 1)}× the CPU per event`,
+      ]);
+    }
   }
-  section(`0. ingest: the service (worker syncing to CiviCRM at 2 ms) beside a bare Fastify route, autocannon ${LOAD_SECONDS} s per run`, rows);
-  const at50 = pair(50).service;
-  const at1 = pair(1).service;
+  section(
+    `0. ingest: the service (worker syncing to CiviCRM at 2 ms), the same without its worker, and a bare Fastify route, autocannon ${LOAD_SECONDS} s per run`,
+    rows,
+  );
+  const at50 = of('service', 50);
+  const at1 = of('service', 1);
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ingest: figures }, null, 2)}\n`);
   return `ingest: ${fmt(at50.eventsPerSecond)} events/s at 50 connections (p99 ${fmt(at50.p99Ms, 1)} ms, ${fmt(at50.cpuMicrosPerEvent)} µs CPU/event); ` +
     `1 connection p50 ${fmt(at1.p50Ms, 2)} ms, ${fmt(at1.cpuMicrosPerEvent)} µs CPU/event`;

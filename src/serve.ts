@@ -40,7 +40,11 @@ export async function storeOrExit(database: Config['database'], onMigrated?: (ap
   }
 }
 
-export async function serve(): Promise<void> {
+/**
+ * Serves until a signal stops it. With `worker: false` events are taken and stored but not
+ * synced: the bench measures the intake alone so.
+ */
+export async function serve({ worker = true }: { worker?: boolean } = {}): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const store = await storeOrExit(config.database, (applied) => logger.info({ applied }, 'store schema migrated'));
@@ -77,7 +81,7 @@ export async function serve(): Promise<void> {
     process.exit(1);
   }
   logger.info({ version: VERSION, store: config.database.kind }, 'og-civicrm-sync serving');
-  sync.worker.start();
+  if (worker) sync.worker.start();
   sync.resync.start();
   retention.start();
   void sync.announce();
