@@ -6,13 +6,13 @@
 // so there an event that restates a membership is written as a change: the intake alone can come
 // out dearer than the service where most events are restatements (50 connections).
 //
-// Steady state, not start-up: both servers first take warm-up loads at 10 and at 1 connection
-// (V8 compiles the hot paths in their first seconds, on threads whose CPU would be counted; a
-// first 1-connection run after a 10-connection warm-up alone cost a quarter more CPU per event
-// than the runs after it), and every run begins with the worker idle and the backlog of the run
-// before synced. Each run posts memberships of users the service has not seen (a range of uids
-// of its own), so its first 2,000 events each make a contact and a membership in CiviCRM, as a
-// bulk operation in Drupal does; the events after those restate them, as re-saves in Drupal do.
+// Steady state, not start-up: all three servers first take warm-up loads at 10 and at 1 connection
+// (V8 compiles the hot paths in their first seconds, on threads whose CPU would be counted; a first
+// 1-connection run after a 10-connection warm-up alone cost a quarter more CPU per event than the
+// runs after it), and every run begins with the worker idle and the backlog of the run before
+// synced. Each run posts memberships of users the service has not seen (a range of uids of its
+// own), so its first 2,000 events each make a contact and a membership in CiviCRM, as a bulk
+// operation in Drupal does; the events after those restate them, as re-saves in Drupal do.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
