@@ -106,6 +106,17 @@ describe('contacts', () => {
     expect(rig.emulator.db.ufMatchByUfId(7)?.uf_name).toBe('user7@example.org');
   });
 
+  it('a member new to CiviCRM costs three requests: the link and email lookups together, the contact, its group rows', async () => {
+    await chessClub();
+    await rig.settle();
+    rig.emulator.resetLog();
+    await rig.send('og.membership.created', membership(7, 'active', false), at(1));
+    await rig.settle();
+    expect(rig.emulator.requests).toBe(3);
+    expect(rig.emulator.calls.slice(0, 2).map((c) => `${c.entity}.${c.action}`)).toEqual(['UFMatch.get', 'Email.get']);
+    expect(contactOf(rig.emulator, 7)).toBeDefined();
+  });
+
   it('does not create contacts when CREATE_MISSING_CONTACTS is false: the membership is dead with the reason', async () => {
     await rig.close();
     rig = await startRig({ env: { CREATE_MISSING_CONTACTS: 'false' } });
