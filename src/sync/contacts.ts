@@ -36,19 +36,30 @@ export async function resolveContacts(
   }
   let missing = users.filter((u) => !results.has(u.id));
 
-  // The links and the emails in one request: every sync of new members waits for CiviCRM once
-  // less, for an indexed read of the emails of users whose link then wins.
+  // A sync's few users (one call's worth): the links and the emails in one request, a round trip
+  // saved for an indexed read of some emails in vain. More (a reconcile of a big group, mostly
+  // linked): the emails only of the users the links leave out, in a request of their own.
   const withEmail = missing.filter((u) => u.email);
+  const together = missing.length <= LOOKUP_CHUNK;
   const ufMatches = ufMatchCalls(missing.map((u) => u.id));
-  const answers = await readAll(civi, [...ufMatches, ...emailCalls(withEmail.map((u) => u.email!))]);
+  const answers = await readAll(civi, together ? [...ufMatches, ...emailCalls(withEmail.map((u) => u.email!))] : ufMatches);
   for (const [uid, contactId] of linksOf(answers.slice(0, ufMatches.length))) {
     results.set(uid, { contactId, linked: true, cached: false });
   }
-  const byEmail = contactsByEmail(answers.slice(ufMatches.length));
-  for (const user of withEmail) {
-    if (results.has(user.id)) continue;
-    const contactId = lowestOf(byEmail, user.email!, options.logger);
-    if (contactId !== undefined) results.set(user.id, { contactId, linked: false, cached: false });
+  const unlinked = withEmail.filter((u) => !results.has(u.id));
+  const byEmail = contactsByEmail(
+    together ? answers.slice(ufMatches.length) : await readAll(civi, emailCalls(unlinked.map((u) => u.email!))),
+  );
+  const warned = new Set<string>();
+  for (const user of unlinked) {
+    const email = user.email!.toLowerCase();
+    const ids = byEmail.get(email);
+    if (!ids) continue;
+    if (ids.length > 1 && !warned.has(email)) {
+      warned.add(email);
+      options.logger?.warn({ email, contactIds: ids }, 'several CiviCRM contacts share an email; using the lowest id');
+    }
+    results.set(user.id, { contactId: ids[0]!, linked: false, cached: false });
   }
   missing = missing.filter((u) => !results.has(u.id));
 
@@ -106,25 +117,16 @@ function emailCalls(emails: string[]): ApiCall[] {
   ]);
 }
 
-/** Lower-cased email → the ids of the non-deleted contacts with it, from the answers of emailCalls. */
+/** Lower-cased email → the ids of the non-deleted contacts with it, lowest first, from the answers of emailCalls. */
 function contactsByEmail(answers: Array<Array<Record<string, unknown>>>): Map<string, number[]> {
-  const candidates = new Map<string, number[]>();
+  const candidates = new Map<string, Set<number>>();
   for (const rows of answers) {
     for (const row of rows) {
       const email = String(row.email ?? '').toLowerCase();
-      candidates.set(email, [...(candidates.get(email) ?? []), Number(row.contact_id)]);
+      candidates.set(email, (candidates.get(email) ?? new Set()).add(Number(row.contact_id)));
     }
   }
-  return candidates;
-}
-
-/** The lowest contact id with the email, warned about when several share it. */
-function lowestOf(byEmail: Map<string, number[]>, email: string, logger?: Logger): number | undefined {
-  const ids = byEmail.get(email.toLowerCase());
-  if (!ids) return undefined;
-  const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  if (sorted.length > 1) logger?.warn({ email: email.toLowerCase(), contactIds: sorted }, 'several CiviCRM contacts share an email; using the lowest id');
-  return sorted[0];
+  return new Map([...candidates].map(([email, ids]) => [email, [...ids].sort((a, b) => a - b)]));
 }
 
 async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<number, ContactResult>> {

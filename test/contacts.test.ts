@@ -1,0 +1,73 @@
+// Contact resolution against the CiviCRM emulator: the UFMatch link first, then the lowest
+// non-deleted contact with the email, then a new contact; and the requests that costs.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CiviClient } from '../src/civicrm/client.js';
+import type { UserRecord } from '../src/ledger/store.js';
+import { resolveContacts } from '../src/sync/contacts.js';
+import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
+
+let emulator: CiviEmulator;
+let civi: CiviClient;
+
+beforeEach(async () => {
+  emulator = await startEmulator();
+  civi = new CiviClient({ url: emulator.restUrl, auth: 'authx', apiKey: emulator.apiKey, siteKey: emulator.siteKey });
+});
+
+afterEach(async () => {
+  await civi.close();
+  await emulator.close();
+});
+
+/** Users 1…n: every third linked by a UFMatch, every third with a contact by email only, the rest unknown. */
+function seed(n: number): { users: UserRecord[]; linked: Map<number, number>; byEmail: Map<number, number> } {
+  const users: UserRecord[] = [];
+  const linked = new Map<number, number>();
+  const byEmail = new Map<number, number>();
+  for (let id = 1; id <= n; id++) {
+    const email = `user${id}@example.org`;
+    users.push({ id, email });
+    if (id % 3 === 0) {
+      // Another contact has the email too: the link wins over it.
+      const contactId = emulator.db.addContact({ email: `old${id}@example.org` });
+      emulator.db.addUFMatch(id, contactId, `old${id}@example.org`);
+      emulator.db.addContact({ email });
+      linked.set(id, contactId);
+    } else if (id % 3 === 1) {
+      byEmail.set(id, emulator.db.addContact({ email: email.toUpperCase() }));
+    }
+  }
+  return { users, linked, byEmail };
+}
+
+describe.each([
+  ['a sync’s few users: links and emails in one request', 90, 1],
+  ['more than one call’s worth: the links, then the emails of the unlinked', 1_200, 2],
+])('resolveContacts, %s', (_name, n, lookups) => {
+  it('finds each user’s contact by link, then by email, and makes the rest', async () => {
+    const { users, linked, byEmail } = seed(n);
+    emulator.resetLog();
+    const results = await resolveContacts(civi, users, { createMissing: true });
+    expect(emulator.requests).toBe(lookups + Math.ceil(n / 3 / 100));
+    for (const user of users) {
+      const result = results.get(user.id);
+      if (linked.has(user.id)) expect(result).toEqual({ contactId: linked.get(user.id), linked: true, cached: false });
+      else if (byEmail.has(user.id)) expect(result).toEqual({ contactId: byEmail.get(user.id), linked: false, cached: false });
+      else expect(result).toMatchObject({ linked: true, cached: false, contactId: emulator.db.ufMatchByUfId(user.id)?.contact_id });
+    }
+  });
+});
+
+it('warns once about an email several contacts share, and uses the lowest', async () => {
+  const lowest = emulator.db.addContact({ email: 'shared@example.org' });
+  emulator.db.addContact({ email: 'Shared@example.org' });
+  const warnings: unknown[] = [];
+  const logger = { warn: (fields: unknown) => warnings.push(fields) } as never;
+  const users = [{ id: 1, email: 'shared@example.org' }, { id: 2, email: 'SHARED@example.org' }];
+  const results = await resolveContacts(civi, users, { createMissing: false, logger });
+  expect([...results.values()]).toEqual([
+    { contactId: lowest, linked: false, cached: false },
+    { contactId: lowest, linked: false, cached: false },
+  ]);
+  expect(warnings).toHaveLength(1);
+});
