@@ -36,31 +36,7 @@ export async function resolveContacts(
   }
   let missing = users.filter((u) => !results.has(u.id));
 
-  // A sync's few users (one call's worth): the links and the emails in one request, a round trip
-  // saved for an indexed read of some emails in vain. More (a reconcile of a big group, mostly
-  // linked): the emails only of the users the links leave out, in a request of their own.
-  const withEmail = missing.filter((u) => u.email);
-  const together = missing.length <= LOOKUP_CHUNK;
-  const ufMatches = ufMatchCalls(missing.map((u) => u.id));
-  const answers = await readAll(civi, together ? [...ufMatches, ...emailCalls(withEmail.map((u) => u.email!))] : ufMatches);
-  for (const [uid, contactId] of linksOf(answers.slice(0, ufMatches.length))) {
-    results.set(uid, { contactId, linked: true, cached: false });
-  }
-  const unlinked = withEmail.filter((u) => !results.has(u.id));
-  const byEmail = contactsByEmail(
-    together ? answers.slice(ufMatches.length) : await readAll(civi, emailCalls(unlinked.map((u) => u.email!))),
-  );
-  const warned = new Set<string>();
-  for (const user of unlinked) {
-    const email = user.email!.toLowerCase();
-    const ids = byEmail.get(email);
-    if (!ids) continue;
-    if (ids.length > 1 && !warned.has(email)) {
-      warned.add(email);
-      options.logger?.warn({ email, contactIds: ids }, 'several CiviCRM contacts share an email; using the lowest id');
-    }
-    results.set(user.id, { contactId: ids[0]!, linked: false, cached: false });
-  }
+  for (const [uid, result] of await findContacts(civi, missing, options.logger)) results.set(uid, result);
   missing = missing.filter((u) => !results.has(u.id));
 
   for (const user of missing) {
@@ -86,6 +62,36 @@ export async function resolveContacts(
     }
   }
   return results;
+}
+
+/**
+ * The contacts of users not in the cache: by UFMatch, else the lowest non-deleted contact with
+ * the email. A sync's few users (one call's worth) have their links and emails looked up in one
+ * request, a round trip saved for an indexed read of some emails in vain; more (a reconcile of a
+ * big group, mostly linked) have the emails looked up only for the users the links leave out.
+ */
+async function findContacts(civi: CiviApi, users: UserRecord[], logger?: Logger): Promise<Map<number, ContactResult>> {
+  const found = new Map<number, ContactResult>();
+  const withEmail = users.filter((u) => u.email);
+  const together = users.length <= LOOKUP_CHUNK;
+  const ufMatches = ufMatchCalls(users.map((u) => u.id));
+  const answers = await readAll(civi, together ? [...ufMatches, ...emailCalls(withEmail.map((u) => u.email!))] : ufMatches);
+  for (const [uid, contactId] of linksOf(answers.slice(0, ufMatches.length))) found.set(uid, { contactId, linked: true, cached: false });
+
+  const unlinked = withEmail.filter((u) => !found.has(u.id));
+  const byEmail = contactsByEmail(together ? answers.slice(ufMatches.length) : await readAll(civi, emailCalls(unlinked.map((u) => u.email!))));
+  const warned = new Set<string>();
+  for (const user of unlinked) {
+    const email = user.email!.toLowerCase();
+    const ids = byEmail.get(email);
+    if (!ids) continue;
+    if (ids.length > 1 && !warned.has(email)) {
+      warned.add(email);
+      logger?.warn({ email, contactIds: ids }, 'several CiviCRM contacts share an email; using the lowest id');
+    }
+    found.set(user.id, { contactId: ids[0]!, linked: false, cached: false });
+  }
+  return found;
 }
 
 async function byUfMatch(civi: CiviApi, uids: number[]): Promise<Map<number, number>> {
