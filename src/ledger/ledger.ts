@@ -621,7 +621,8 @@ export class Ledger implements Store {
     );
     const free = Number(row?.free ?? 0);
     const resting = row?.resting_ms;
-    return resting === null || resting === undefined ? { free } : { free, restingMs: Math.max(0, Number(resting)) };
+    // Only rests still running are counted: the time left is above zero.
+    return resting === null || resting === undefined ? { free } : { free, restingMs: Number(resting) };
   }
 
   async #claim(db: Db, owner: string, now: number, leaseMs: number): Promise<Lease | undefined> {
