@@ -280,6 +280,12 @@ describe('deliveries as each release of the webhooks module sends them', () => {
     await expectNothingStored(app);
   });
 
+  it('an empty X-Hub-Signature-256 is present too: a right sha1 next to it does not save it', async () => {
+    const delivery = asSentBy('3.x', 'node-group-create');
+    expectProblem(await send(delivery, { 'x-hub-signature-256': '' }), 401, /X-Hub-Signature-256 must be sha256=<64 hex digits>/);
+    await expectNothingStored(app);
+  });
+
   it('refuses a malformed X-Hub-Signature', async () => {
     const delivery = asSentBy('8.x-1.0-alpha8', 'node-group-create');
     expectProblem(await send(delivery, { 'x-hub-signature': `sha256=${'0'.repeat(64)}` }), 401, /sha1=<40 hex digits>/);

@@ -72,7 +72,8 @@ const HUB = {
 export function hubVerifier(secrets: WebhookSecret[], allowed: readonly HubAlgorithm[]) {
   const keys = secrets.map((s) => Buffer.from(s.raw, 'utf8'));
   return (headers: HubSignatures, rawBody: Buffer): Verdict => {
-    const algorithm: HubAlgorithm | undefined = headers.sha256 ? 'sha256' : headers.sha1 ? 'sha1' : undefined;
+    // Present, even empty, is present: an empty sha256 header is a wrong one, not a missing one.
+    const algorithm: HubAlgorithm | undefined = headers.sha256 !== undefined ? 'sha256' : headers.sha1 !== undefined ? 'sha1' : undefined;
     if (!algorithm) {
       const names = allowed.includes('sha1') ? 'X-Hub-Signature-256 (or X-Hub-Signature)' : 'X-Hub-Signature-256';
       return { ok: false, detail: `missing header ${names}` };
