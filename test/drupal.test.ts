@@ -178,10 +178,10 @@ describe('the description: plain text of the body (test/html-text.test.ts has th
 });
 
 describe('deleted group nodes', () => {
-  it('translates the delete of a group node, ordered by time of receipt', () => {
+  it('translates the delete of a group node, dated no earlier than its last edit', () => {
     const result = translate(fixture('node-group-delete'));
-    // `changed` of a deleted node dates its last edit, not the deletion.
-    expect(result).toEqual({ kind: 'event', change: { type: 'og.group.deleted', groupId: 42 } });
+    // `changed` of a deleted node dates its last edit, not the deletion: the receipt dates it when later.
+    expect(result).toEqual({ kind: 'event', change: { type: 'og.group.deleted', groupId: 42 }, after: at('2026-11-25T08:15:00Z') });
   });
 
   it('handles a partial delete payload that still names the bundle', () => {

@@ -79,6 +79,25 @@ describe('group nodes', () => {
     expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club', deleted: true });
   });
 
+  it("a delete outranks the node's last edit when Drupal's clock runs ahead of the service's", async () => {
+    const lastEdit = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    const update = drupalFixture('node-group-create');
+    update.event = 'entity:node:update';
+    update.entity.changed = [{ value: lastEdit, format: 'Y-m-d\\TH:i:sP' }];
+    const deletion = drupalFixture('node-group-delete');
+    deletion.entity.changed = [{ value: lastEdit, format: 'Y-m-d\\TH:i:sP' }];
+    await deliver(update);
+    await deliver(deletion);
+    expect(await app.store.group(42)).toMatchObject({ deleted: true });
+  });
+
+  it('a delete is dated by its receipt when the last edit is older: a snapshot exported before it stays outranked', async () => {
+    const before = Date.now();
+    await deliver(drupalFixture('node-group-delete')); // last edited 2026-11-25
+    const [deleted] = await app.store.listEvents({ limit: 1 });
+    expect(Date.parse(deleted!.occurred_at)).toBeGreaterThanOrEqual(before - 1_000);
+  });
+
   it('a node of another bundle is ignored and nothing is stored', async () => {
     const res = await post(drupalFixture('node-article-update'), { delivery: 'dlv-article' });
     expectAnswer(res, 'ignored', 'dlv-article');

@@ -6,8 +6,13 @@
 import { htmlToText } from './html-text.js';
 import { fitDescription, type MemberState, type OgChange, type OgGroup, type OgUser } from './model.js';
 
+/**
+ * `occurredAt`: the change's own time (a node's `changed`); without it the time of receipt dates
+ * the change. `after`: the change came after this time (a deleted node's last edit): it is dated
+ * by its receipt, or by this time when Drupal's clock puts that later.
+ */
 export type DrupalTranslation =
-  | { kind: 'event'; change: OgChange; occurredAt?: number }
+  | { kind: 'event'; change: OgChange; occurredAt?: number; after?: number }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; detail: string };
 
@@ -84,7 +89,14 @@ function translateNode(
   }
 
   const id = requireId(node, 'nid', 'value');
-  if (op === 'delete') return { kind: 'event', change: { type: 'og.group.deleted', groupId: id } };
+  if (op === 'delete') {
+    // A deleted node's `changed` dates its last edit, not the deletion: the deletion must outrank
+    // that edit whatever Drupal's clock says, and a snapshot exported after the edit but before
+    // the deletion must not bring the group back. Hence the later of the two.
+    const change: OgChange = { type: 'og.group.deleted', groupId: id };
+    const lastEdit = timestamp(node, 'changed');
+    return lastEdit === undefined ? { kind: 'event', change } : { kind: 'event', change, after: lastEdit };
+  }
 
   const change: OgChange = { type: op === 'create' ? 'og.group.created' : 'og.group.updated', group: toGroup(id, node, actor) };
   return withTime(change, timestamp(node, 'changed'));

@@ -180,7 +180,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
         return reply.code(202).send({ id, status: 'ignored' });
       }
       const receivedAt = Date.now();
-      const occurredAt = translation.occurredAt ?? receivedAt;
+      const occurredAt = translation.occurredAt ?? Math.max(receivedAt, translation.after ?? receivedAt);
       return reply.code(202).send(await intake.accept({ id, source: 'drupal', occurredAt, receivedAt, change: translation.change }));
     },
   );
