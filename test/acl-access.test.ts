@@ -47,8 +47,17 @@ describe("admins' access in CiviCRM", () => {
       expect(editable(contacts.bo)).toEqual([]);
       expect(editable(contacts.ann)).toEqual([memberGroup]);
       expect(rig.emulator.requests).toBe(1);
-      // The write goes through Bo's UFMatch (chained GroupContact.create), then the flush.
-      expect(rig.emulator.calls.map((c) => `${c.entity}.${c.action}`)).toEqual(['UFMatch.get', 'Job.acl_cache_flush']);
+      // The group's look, the write through Bo's UFMatch (chained GroupContact.create), then the flush.
+      expect(rig.emulator.calls.map((c) => `${c.entity}.${c.action}`)).toEqual([
+        'Group.get',
+        'OptionValue.get',
+        'Group.get',
+        'AclRole.get',
+        'Acl.get',
+        'AclRole.get',
+        'UFMatch.get',
+        'Job.acl_cache_flush',
+      ]);
     });
   }
 

@@ -76,6 +76,42 @@ describe('an ACL role deleted by hand in CiviCRM', () => {
   });
 });
 
+describe('an ACL chain broken by hand in CiviCRM, then a membership event', () => {
+  it('a deleted role is made again by the sync of a membership change, at no extra request', async () => {
+    await chessClub();
+    const before = ogGroups(rig.emulator, 42);
+    await civi.call('OptionValue', 'delete', { id: before.role!.id });
+    rig.emulator.resetLog();
+    await rig.send('og.membership.updated', member(8, 'pending'), at(2));
+    await rig.settle();
+    const after = ogGroups(rig.emulator, 42);
+    expect(after.role).toMatchObject({ label: 'Chess Club: Administrator' });
+    expect(after.entityRoles).toEqual([expect.objectContaining({ acl_role_id: Number(after.role!.value), entity_id: after.acl!.id })]);
+    expect(after.acls).toEqual([expect.objectContaining({ entity_id: Number(after.role!.value), object_id: after.member!.id })]);
+    expect(rig.emulator.db.aclCache.editableGroups(contactOf(rig.emulator, 7)!)).toEqual([after.member!.id]);
+    expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Pending', acl: undefined });
+    // The look rode with the write; the repair is the group's own sync.
+    expect(rig.emulator.calls.filter((c) => c.entity === 'UFMatch')).toHaveLength(1);
+    await expectNothingDead();
+  });
+
+  it('a deleted ACL and entity role are made again by the sync of a new admin; the admin gets access', async () => {
+    await chessClub();
+    const before = ogGroups(rig.emulator, 42);
+    for (const acl of before.acls) await civi.call('Acl', 'delete', { id: acl.id });
+    for (const entityRole of before.entityRoles) await civi.call('AclRole', 'delete', { id: entityRole.id });
+    await rig.send('og.membership.created', member(10, 'active', true), at(2));
+    await rig.settle();
+    const after = ogGroups(rig.emulator, 42);
+    expect(after.role!.id).toBe(before.role!.id);
+    expect(after.entityRoles).toEqual([expect.objectContaining({ acl_role_id: Number(after.role!.value), entity_id: after.acl!.id })]);
+    expect(after.acls).toEqual([expect.objectContaining({ entity_id: Number(after.role!.value), object_id: after.member!.id })]);
+    expect(statusesOf(rig.emulator, 42, 10)).toEqual({ member: 'Added', acl: 'Added' });
+    for (const uid of [7, 10]) expect(rig.emulator.db.aclCache.editableGroups(contactOf(rig.emulator, uid)!)).toEqual([after.member!.id]);
+    await expectNothingDead();
+  });
+});
+
 describe('a contact merged in CiviCRM', () => {
   it('is followed through its UFMatch in the same request; the trashed contact is never written to', async () => {
     await chessClub();

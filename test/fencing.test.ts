@@ -69,6 +69,7 @@ function noting(civi: CiviClient, watch: Watch, worker: string): CiviApi {
     batch: (calls) => (note(), civi.batch(calls)),
     getAll: (entity, params, pageSize) => (note(), civi.getAll(entity, params, pageSize)),
     version: () => civi.version(),
+    multiCall: civi.multiCall,
   };
 }
 

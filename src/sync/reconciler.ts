@@ -39,6 +39,22 @@ export interface AuditReport {
   observed: Array<{ uid: number; contactId: number; linked: boolean; member?: GroupContactStatus; acl?: GroupContactStatus }>;
 }
 
+/** The members' outcomes, and whether the group itself was found to differ from the ledger's. */
+export interface MemberSync {
+  outcomes: MemberOutcome[];
+  /**
+   * A group, role, entity role or ACL was found missing or changed (deleted by hand in CiviCRM,
+   * say) by the look that rode with the members' writes: the group wants a sync of its own.
+   */
+  groupDiffers: boolean;
+}
+
+/** Reads that tell whether a known group is as the ledger wants it, and what their answers say. */
+interface GroupCheck {
+  reads: Operation[];
+  differs(answers: Array<ApiResult<Record<string, unknown>> | CiviError>): boolean;
+}
+
 export type MemberOutcome =
   | { uid: number; ok: true; member?: GroupContactStatus; acl?: GroupContactStatus }
   /** A string is a reason the membership cannot succeed as it is; an Error may pass. */
@@ -91,15 +107,12 @@ export class Reconciler {
     previous?: GroupCiviState,
     options: { dryRun?: boolean; onWrite?: (description: string) => void } = {},
   ): Promise<GroupSync> {
-    const { civi, onGroupDelete } = this.options;
-    const objectTable = objectTableFor(await (this.options.version ?? (() => civi.version()))());
-    const desired = { ogId: group.ogId, title: group.title, description: group.description, deleted: group.deleted };
-    const hint = { roleValue: previous?.roleValue, aclGroupId: previous?.aclGroupId };
+    const { desired, settings, hint } = await this.groupPlanInputs(group, previous);
     let observed: Observation = {};
     let adopted = false;
-    const done = () => ({ state: summarize(group.ogId, observed, objectTable), adopted });
+    const done = () => ({ state: summarize(group.ogId, observed, settings.objectTable), adopted });
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const planned = planGroup(desired, observed, { onGroupDelete, objectTable }, hint);
+      const planned = planGroup(desired, observed, settings, hint);
       const writes = planned.filter((op): op is Operation & { kind: 'write' } => op.kind === 'write');
       for (const op of writes) options.onWrite?.(describeWrite(op));
       // A dry run stops at the first writes: what comes after depends on their answers.
@@ -116,6 +129,39 @@ export class Reconciler {
       if (options.dryRun && writes.length > 0) return done();
     }
     throw new Error(`OG group ${group.ogId}: CiviCRM still differs after ${MAX_ROUNDS} rounds of changes`);
+  }
+
+  private async groupPlanInputs(group: GroupRecord, previous: GroupCiviState | undefined) {
+    const { civi, onGroupDelete } = this.options;
+    const objectTable = objectTableFor(await (this.options.version ?? (() => civi.version()))());
+    return {
+      desired: { ogId: group.ogId, title: group.title, description: group.description, deleted: group.deleted },
+      settings: { onGroupDelete, objectTable },
+      hint: { roleValue: previous?.roleValue, aclGroupId: previous?.aclGroupId },
+    };
+  }
+
+  /**
+   * The first round of syncGroup for a group known as `state`: its reads only, to ride in a
+   * request the members' sync sends anyway, so that what was deleted or changed by hand in
+   * CiviCRM is seen on the group's next sync at no extra request. Without multi-calls each read
+   * would be a request of its own: there group events, reconciles and the resync repair it.
+   */
+  private async groupCheck(group: GroupRecord, state: GroupCiviState): Promise<GroupCheck | undefined> {
+    if (!this.options.civi.multiCall) return undefined;
+    const { desired, settings, hint } = await this.groupPlanInputs(group, state);
+    const reads = planGroup(desired, {}, settings, hint);
+    return {
+      reads,
+      differs(answers) {
+        let observed: Observation = {};
+        for (const [i, answer] of answers.entries()) {
+          if (answer instanceof CiviError) return true;
+          observed = fold(observed, reads[i]!, answer.values);
+        }
+        return planGroup(desired, observed, settings, hint).length > 0;
+      },
+    };
   }
 
   /**
@@ -184,13 +230,18 @@ export class Reconciler {
     return rows;
   }
 
-  /** Writes the GroupContact statuses the members need; one outcome per member. */
+  /**
+   * Writes the GroupContact statuses the members need; one outcome per member. With
+   * `lookAtGroup` (a group not synced just now), the group's own look rides with the writes (see
+   * groupCheck).
+   */
   async syncMembers(
     group: GroupRecord,
     state: GroupCiviState,
     members: MemberRecord[],
     users: Map<number, UserRecord>,
-  ): Promise<MemberOutcome[]> {
+    { lookAtGroup = true } = {},
+  ): Promise<MemberSync> {
     const outcomes = new Map<number, MemberOutcome>();
     const pending: Array<{ member: MemberRecord; writes: ReturnType<typeof statusWrites> }> = [];
     for (const member of members) {
@@ -204,7 +255,8 @@ export class Reconciler {
         pending.push({ member, writes });
       }
     }
-    if (pending.length === 0) return members.map((m) => outcomes.get(m.uid)!);
+    const settled = (groupDiffers = false): MemberSync => ({ outcomes: members.map((m) => outcomes.get(m.uid)!), groupDiffers });
+    if (pending.length === 0) return settled();
 
     // Someone to be taken out who has no contact and none can be made has no row to change either.
     const removalOnly = new Set(
@@ -237,7 +289,8 @@ export class Reconciler {
     }
 
     const batches = [...plan.values()].flatMap((w) => chunks(w.members, CONTACTS_PER_CALL).map((members) => ({ ...w, members })));
-    const { failed, unwritten, moved } = await this.runGroupContacts(batches, state.aclGroupId!);
+    const check = lookAtGroup && batches.length > 0 ? await this.groupCheck(group, state) : undefined;
+    const { failed, unwritten, moved, groupDiffers } = await this.runGroupContacts(batches, state.aclGroupId!, check);
     for (const [uid, error] of failed) outcomes.set(uid, { uid, ok: false, error });
     for (const uid of unwritten) {
       outcomes.set(uid, {
@@ -248,7 +301,7 @@ export class Reconciler {
     }
     const relinked = [...moved.map((m) => ({ ...m, linked: true })), ...unwritten.map((uid) => ({ uid, contactId: null }))];
     if (relinked.length > 0) await this.options.onContacts?.(relinked);
-    return members.map((m) => outcomes.get(m.uid)!);
+    return settled(groupDiffers);
   }
 
   private async contactsOf(users: UserRecord[]): Promise<Map<number, ContactResult>> {
@@ -265,11 +318,13 @@ export class Reconciler {
    * failed, those whose cached contact was not written (trashed, or its link gone), and those
    * whose UFMatch led to another contact than the one cached.
    */
-  private async runGroupContacts(writes: GroupContactWrite[], aclGroupId: number) {
+  private async runGroupContacts(writes: GroupContactWrite[], aclGroupId: number, check?: GroupCheck) {
     const failed = new Map<number, CiviError>();
     const unwritten: number[] = [];
     const moved: ContactOfMember[] = [];
-    const answers = await this.run(writes.map(writeCall), writes.some((w) => w.groupId === aclGroupId));
+    const checks = (check?.reads ?? []).map((op): ApiCall => [op.entity, 'get', op.params]);
+    const answers = await this.run([...checks, ...writes.map(writeCall)], writes.some((w) => w.groupId === aclGroupId));
+    const groupDiffers = check?.differs(answers.splice(0, checks.length)) ?? false;
     const retry: GroupContactWrite[] = [];
     answers.forEach((answer, i) => {
       const write = writes[i]!;
@@ -290,7 +345,7 @@ export class Reconciler {
       unwritten.push(...again.unwritten);
       moved.push(...again.moved);
     }
-    return { failed, unwritten: [...new Set(unwritten)], moved };
+    return { failed, unwritten: [...new Set(unwritten)], moved, groupDiffers };
   }
 
   /**

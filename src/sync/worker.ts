@@ -6,7 +6,7 @@ import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
 import { LeaseLost, type Claimed, type Failure, type GroupRecord, type GroupWork, type Lease, type SyncStore } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
-import type { GroupCiviState, MemberOutcome, Reconciler } from './reconciler.js';
+import type { GroupCiviState, MemberOutcome, MemberSync, Reconciler } from './reconciler.js';
 
 export interface WorkerOptions {
   store: SyncStore;
@@ -221,11 +221,16 @@ export class Worker {
     const reconciler = this.options.reconciler.fenced(held);
     const state = await this.syncGroupIfNeeded(held.lease, reconciler, work);
     if (!state || work.members.length === 0) return false;
-    const outcomes = await this.syncMembers(reconciler, work, state);
-    if (outcomes.some((o) => !o.ok && isGoneGroup(o.error))) {
+    // A group synced just now was looked at; one taken as known is looked at with the members' writes.
+    const lookAtGroup = work.group.syncState === 'clean' && work.group.civi !== undefined;
+    const { outcomes, groupDiffers } = await this.syncMembers(reconciler, work, state, { lookAtGroup });
+    const gone = outcomes.some((o) => !o.ok && isGoneGroup(o.error));
+    if (gone || groupDiffers) {
       // The cached ids name a group deleted in CiviCRM: observe again, which makes it anew and
-      // puts every member back to be written. These writes were not the members' fault.
-      logger?.warn({ ogId, memberGroupId: state.memberGroupId, aclGroupId: state.aclGroupId }, 'OG group gone from CiviCRM; making it again');
+      // puts every member back to be written. These writes were not the members' fault. A role,
+      // entity role or ACL deleted by hand is made again the same way.
+      if (gone) logger?.warn({ ogId, memberGroupId: state.memberGroupId, aclGroupId: state.aclGroupId }, 'OG group gone from CiviCRM; making it again');
+      else logger?.warn({ ogId }, 'OG group, role or ACL changed in CiviCRM; making them match again');
       // Undefined: made anew (or failing as a whole, with its own backoff); the same ids again
       // would mean the refusal was something else, and the members' failures stand.
       if ((await this.syncGroupIfNeeded(held.lease, reconciler, work, { observe: true })) === undefined) return false;
@@ -283,13 +288,14 @@ export class Worker {
     await store.setKnownStatuses(lease, observed);
   }
 
-  private async syncMembers(reconciler: Reconciler, work: GroupWork, state: GroupCiviState): Promise<MemberOutcome[]> {
+  private async syncMembers(reconciler: Reconciler, work: GroupWork, state: GroupCiviState, options: { lookAtGroup: boolean }): Promise<MemberSync> {
     try {
-      return await reconciler.syncMembers(work.group, state, work.members, work.users);
+      return await reconciler.syncMembers(work.group, state, work.members, work.users, options);
     } catch (error) {
       if (error instanceof LeaseLost) throw error;
       // The request as a whole failed: every member in it shares the failure.
-      return work.members.map((m) => ({ uid: m.uid, ok: false as const, error: error instanceof Error ? error : new Error(String(error)) }));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      return { outcomes: work.members.map((m) => ({ uid: m.uid, ok: false as const, error: failure })), groupDiffers: false };
     }
   }
 
