@@ -94,4 +94,44 @@ describe("admins' access in CiviCRM", () => {
     expect(flushes[0]).toMatchObject({ isError: true, errorMessage: 'API (Job, acl_cache_flush) does not exist (join the API team and implement it!)' });
     expect(logged.match(/no Job\.acl_cache_flush/g)).toHaveLength(1);
   });
+
+  it('a flush that failed (a lock wait timed out) is sent again with the next change of access', async () => {
+    rig = await startRig();
+    rig.emulator.db.settings.acl_cache_refresh_mode = 'deterministic';
+    const contacts = knownContacts();
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club', owner: ann } }, at(0));
+    await rig.settle();
+    rig.emulator.resetLog();
+    rig.emulator.faults.failCalls('Job', 'acl_cache_flush');
+    await rig.send('og.membership.created', { group_id: 42, user: bo, state: 'active', is_admin: true }, at(1));
+    await rig.settle();
+    // The failed flush left Bo's access to CiviCRM's next rebuild; the next change flushes again.
+    await rig.send('og.membership.updated', { group_id: 42, user: bo, state: 'active', is_admin: false }, at(2));
+    await rig.settle();
+    const flushes = rig.emulator.calls.filter((c) => c.entity === 'Job');
+    expect(flushes.map((c) => c.isError)).toEqual([true, false]);
+    expect(editable(contacts.bo)).toEqual([]);
+    expect(editable(contacts.ann)).toEqual([ogGroups(rig.emulator, 42).member!.id]);
+    expect((await rig.admin('GET', '/admin/status')).body).toMatchObject({ dead: 0 });
+  });
+
+  it('a flush refused for want of a permission is asked once, with one warning naming it', async () => {
+    let logged = '';
+    const sink = new Writable({ write: (chunk, _encoding, done) => ((logged += String(chunk)), done()) });
+    rig = await startRig({ logger: createLogger('warn', sink) });
+    rig.emulator.faults.refuseCalls('Job', 'acl_cache_flush');
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club', owner: ann } }, at(0));
+    await rig.send('og.membership.created', { group_id: 42, user: bo, state: 'active', is_admin: true }, at(1));
+    await rig.settle();
+    await rig.send('og.membership.updated', { group_id: 42, user: bo, state: 'active', is_admin: false }, at(2));
+    await rig.settle();
+    const flushes = rig.emulator.calls.filter((c) => c.entity === 'Job');
+    expect(flushes).toHaveLength(1);
+    expect(flushes[0]).toMatchObject({
+      isError: true,
+      errorMessage: 'API permission check failed for Job/acl_cache_flush call; insufficient permission: require administer CiviCRM',
+    });
+    expect(logged.match(/refused Job\.acl_cache_flush \(it needs the 'administer CiviCRM' permission\)/g)).toHaveLength(1);
+    expect((await rig.admin('GET', '/admin/status')).body).toMatchObject({ dead: 0 });
+  });
 });

@@ -670,6 +670,24 @@ describe('faults and the call log', () => {
     expect(civi.db.contactsByEmail('bounce@example.org')).toEqual([]);
   });
 
+  it('fails the next n calls of one action as a MySQL error would, then recovers', async () => {
+    civi.faults.failCalls('Job', 'acl_cache_flush', 1);
+    expect(await api('Job', 'acl_cache_flush')).toMatchObject({ is_error: 1, error_code: 'unknown error', error_message: 'DB Error: unknown error' });
+    expect(await api('Job', 'acl_cache_flush')).toMatchObject({ is_error: 0, values: 1 });
+  });
+
+  it('refuses one action as to an API user without its permission', async () => {
+    civi.faults.refuseCalls('Job', 'acl_cache_flush');
+    expect(await api('Job', 'acl_cache_flush')).toEqual({
+      error_code: 'unauthorized',
+      entity: 'Job',
+      action: 'acl_cache_flush',
+      is_error: 1,
+      error_message: 'API permission check failed for Job/acl_cache_flush call; insufficient permission: require administer CiviCRM',
+    });
+    expect(await api('Group', 'get', {})).toMatchObject({ is_error: 0 });
+  });
+
   it('logs params, method and errors of each call', async () => {
     civi.resetLog();
     await api('Group', 'get', { title: 'logged' }, { method: 'GET' });

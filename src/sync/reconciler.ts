@@ -359,11 +359,20 @@ export class Reconciler {
     return answers;
   }
 
-  /** A CiviCRM without the flush, or that refuses it, is told once in the log; the sync goes on. */
+  /**
+   * A CiviCRM without the flush, or that refuses it, is told once in the log and not asked again;
+   * the sync goes on. Any other failure (a lock wait timed out) is this flush's alone: the next
+   * round that changes access flushes again.
+   */
   private settleAclFlush(answer: ApiResult<Record<string, unknown>> | CiviError): void {
     if (!(answer instanceof CiviError)) return;
-    this.shared.aclFlushWorks = false;
     const missing = answer.code === 'not-found' || /does not exist/i.test(answer.message);
+    const refused = answer.code === 'unauthorized' || /permission check failed/i.test(answer.message);
+    if (!missing && !refused) {
+      this.options.logger?.warn({ error: answer.message }, "Job.acl_cache_flush failed; admins' access changes at the next flush or when CiviCRM rebuilds its ACL cache");
+      return;
+    }
+    this.shared.aclFlushWorks = false;
     this.options.logger?.warn(
       { error: answer.message },
       missing

@@ -1,5 +1,6 @@
 /** Failures and slowness a test can switch on to see how a client copes. */
 import { collationKey } from './collation.js';
+import { ApiError, dbError } from './errors.js';
 
 /**
  * 'http500': HTTP 500 with an HTML body; 'html': HTTP 200 with an HTML error page;
@@ -18,6 +19,17 @@ export interface EmulatorFaults {
   latency(ms: number): void;
   /** Contact.create with this email (compared as MySQL would) fails with `message`. */
   rejectEmail(email: string, message?: string): void;
+  /**
+   * The next `n` calls of `entity`.`action` fail as a MySQL error in them does (a lock wait timed
+   * out, say): PEAR DB words every error it has no code for `DB Error: unknown error`.
+   */
+  failCalls(entity: string, action: string, n?: number): void;
+  /**
+   * Calls of `entity`.`action` are refused as to an API user without `permission`: REST calls
+   * check permissions, and Civi/API/Subscriber/PermissionCheck.php (5.x) throws an
+   * UnauthorizedException (`error_code` `unauthorized`) with this message.
+   */
+  refuseCalls(entity: string, action: string, permission?: string): void;
   clear(): void;
 }
 
@@ -26,6 +38,8 @@ export class Faults implements EmulatorFaults {
   private window: { until: number; kind: FaultKind } | null = null;
   private delayMs = 0;
   private readonly rejected = new Map<string, string>();
+  private readonly failing = new Map<string, number>();
+  private readonly refused = new Map<string, string>();
 
   failNext(n: number, kind: FaultKind = 'http500'): void {
     for (let i = 0; i < n; i++) this.queued.push(kind);
@@ -43,11 +57,34 @@ export class Faults implements EmulatorFaults {
     this.rejected.set(collationKey(email), message);
   }
 
+  failCalls(entity: string, action: string, n = 1): void {
+    this.failing.set(`${entity}.${action}`, n);
+  }
+
+  refuseCalls(entity: string, action: string, permission = 'administer CiviCRM'): void {
+    this.refused.set(`${entity}.${action}`, permission);
+  }
+
   clear(): void {
     this.queued = [];
     this.window = null;
     this.delayMs = 0;
     this.rejected.clear();
+    this.failing.clear();
+    this.refused.clear();
+  }
+
+  /** The failure set up for a call of `entity`.`action` (canonical names), if any; a counted one is used up. */
+  callFailure(entity: string, action: string): ApiError | undefined {
+    const key = `${entity}.${action}`;
+    const permission = this.refused.get(key);
+    if (permission !== undefined) {
+      return new ApiError(`API permission check failed for ${entity}/${action} call; insufficient permission: require ${permission}`, 'unauthorized');
+    }
+    const left = this.failing.get(key) ?? 0;
+    if (left === 0) return undefined;
+    this.failing.set(key, left - 1);
+    return dbError('unknown error');
   }
 
   /** The fault for a request arriving now, if any; a queued one is used up. */

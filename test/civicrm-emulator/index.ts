@@ -101,6 +101,7 @@ class Emulator implements CiviEmulator {
       version: this.currentVersion,
       actingContactId: this.actingContactId,
       rejectedEmail: (email) => this.faults.rejection(email),
+      callFailure: (entity, action) => this.faults.callFailure(entity, action),
       call: (entity, action, params) => this.kernel.run(entity, action, { version: 3, ...params }),
     };
   }

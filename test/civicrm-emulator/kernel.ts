@@ -16,6 +16,8 @@ export interface ApiContext {
   readonly actingContactId: number;
   /** A validation failure configured for Contact.create with this email, if any. */
   rejectedEmail(email: string): string | undefined;
+  /** A failure configured for this call (see EmulatorFaults.failCalls and refuseCalls), if any. */
+  callFailure(entity: string, action: string): ApiError | undefined;
   /** Runs another API call, as BAO code calls civicrm_api3 internally. */
   call(entity: string, action: string, params: Params): unknown;
 }
@@ -93,6 +95,8 @@ export class Kernel {
     const request: Request = { entity: this.canonicalName(entity), action: action.toLowerCase() };
     try {
       if (!def) throw notImplemented(request.entity, request.action);
+      const injected = this.context().callFailure(request.entity, request.action);
+      if (injected) throw injected;
       return this.dispatch(def, request.action, params);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
