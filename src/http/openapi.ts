@@ -56,7 +56,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         summary: 'Keeps CiviCRM groups, ACLs and memberships in step with Drupal Organic Groups',
         description:
           'Receives Drupal Organic Groups changes as signed webhooks, records the desired state, and makes CiviCRM ' +
-          '(API v3) match it. Every error answer is an RFC 9457 problem document (`application/problem+json`).',
+          '(API v3) match it. Every error answer is an RFC 9457 problem document (`application/problem+json`), ' +
+          'except the 503 of `/readyz`, which is its readiness body.',
         license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
       },
       tags: [
