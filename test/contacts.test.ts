@@ -71,3 +71,20 @@ it('warns once about an email several contacts share, and uses the lowest', asyn
   ]);
   expect(warnings).toHaveLength(1);
 });
+
+it("passes over a contact with the user's email that another Drupal user's UFMatch holds", async () => {
+  // User 99 once had this email and has another now (its UFMatch's name followed); its contact
+  // kept the old one. User 8 has it now, and no contact yet.
+  const othersContact = emulator.db.addContact({ email: 'shared.inbox@example.org' });
+  emulator.db.addUFMatch(99, othersContact, 'u99@example.org');
+  emulator.resetLog();
+  const kept = await resolveContacts(civi, [{ id: 8, email: 'shared.inbox@example.org' }], { createMissing: false });
+  expect(kept.get(8)).toMatchObject({ permanent: true, error: expect.stringMatching(/no CiviCRM contact for Drupal user 8/) });
+  expect(emulator.requests).toBe(1);
+
+  const made = await resolveContacts(civi, [{ id: 8, email: 'shared.inbox@example.org' }], { createMissing: true });
+  const contactId = emulator.db.ufMatchByUfId(8)?.contact_id;
+  expect(contactId).not.toBe(othersContact);
+  expect(made.get(8)).toEqual({ contactId, linked: true, cached: false });
+  expect(emulator.db.ufMatchByUfId(99)?.contact_id).toBe(othersContact);
+});

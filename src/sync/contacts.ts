@@ -112,27 +112,44 @@ function linksOf(answers: Array<Array<Record<string, unknown>>>): Map<number, nu
 /**
  * Email.get is a plain table read whose `IN` filter every version serves (Contact.get reads
  * `email` through the legacy query builder); `contact_id.is_deleted` joins the contact to leave
- * out the trash.
+ * out the trash. The chained UFMatch.get tells, in the same request, which of the contacts
+ * found belong to a CMS user already: a contact has one CMS user, and the users looked up by
+ * email have none, so such a contact is another user's (whose old email it may still carry).
  */
 function emailCalls(emails: string[]): ApiCall[] {
   const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
   return chunks(unique, LOOKUP_CHUNK).map((chunk) => [
     'Email',
     'get',
-    { email: { IN: chunk }, 'contact_id.is_deleted': 0, return: ['contact_id', 'email'], options: { limit: 0 } },
+    {
+      email: { IN: chunk },
+      'contact_id.is_deleted': 0,
+      return: ['contact_id', 'email'],
+      options: { limit: 0 },
+      'api.UFMatch.get': { contact_id: '$value.contact_id', return: ['uf_id'], options: { limit: 0 } },
+    },
   ]);
 }
 
-/** Lower-cased email → the ids of the non-deleted contacts with it, lowest first, from the answers of emailCalls. */
+/**
+ * Lower-cased email → the ids of the non-deleted contacts with it that no CMS user has, lowest
+ * first, from the answers of emailCalls.
+ */
 function contactsByEmail(answers: Array<Array<Record<string, unknown>>>): Map<string, number[]> {
   const candidates = new Map<string, Set<number>>();
   for (const rows of answers) {
     for (const row of rows) {
+      if (hasCmsUser(row['api.UFMatch.get'])) continue;
       const email = String(row.email ?? '').toLowerCase();
       candidates.set(email, (candidates.get(email) ?? new Set()).add(Number(row.contact_id)));
     }
   }
   return new Map([...candidates].map(([email, ids]) => [email, [...ids].sort((a, b) => a - b)]));
+}
+
+/** Whether a chained UFMatch.get answer found a link; an answer that is not one says nothing of it. */
+function hasCmsUser(chained: unknown): boolean {
+  return typeof chained === 'object' && chained !== null && Number((chained as { count?: unknown }).count) > 0;
 }
 
 async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<number, ContactResult>> {
