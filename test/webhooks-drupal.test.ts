@@ -89,6 +89,9 @@ describe('group nodes', () => {
     await deliver(update);
     await deliver(deletion);
     expect(await app.store.group(42)).toMatchObject({ deleted: true });
+    // That last edit delivered again, after the delete, does not bring the group back.
+    await deliver(update, { delivery: 'dlv-late-update' });
+    expect(await app.store.group(42)).toMatchObject({ deleted: true });
   });
 
   it('a delete is dated by its receipt when the last edit is older: a snapshot exported before it stays outranked', async () => {

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebhookSecret } from '../config.js';
-import { translateDrupalDelivery } from '../events/drupal.js';
+import { occurredAtOf, translateDrupalDelivery } from '../events/drupal.js';
 import type { EventSource } from '../events/model.js';
 import { parseNativeEvent } from '../events/native.js';
 import type { Metrics } from '../metrics.js';
@@ -180,7 +180,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
         return reply.code(202).send({ id, status: 'ignored' });
       }
       const receivedAt = Date.now();
-      const occurredAt = translation.occurredAt ?? Math.max(receivedAt, translation.after ?? receivedAt);
+      const occurredAt = occurredAtOf(translation, receivedAt);
       return reply.code(202).send(await intake.accept({ id, source: 'drupal', occurredAt, receivedAt, change: translation.change }));
     },
   );
