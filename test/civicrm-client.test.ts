@@ -291,13 +291,10 @@ describe('failures', () => {
     expect(civi.seen).toHaveLength(2);
   });
 
-  it('a get with chained calls that may write is not repeated; one whose chained calls only read is', async () => {
+  it('a get with chained calls is not repeated (they may write)', async () => {
     civi.reply = () => 'reset';
     await civiError(client(AJAX).call('Group', 'get', { 'api.GroupContact.create': { contact_id: 1 } }));
     expect(civi.seen).toHaveLength(1);
-    civi.seen.length = 0;
-    await civiError(client(AJAX).call('Email', 'get', { 'api.UFMatch.get': { contact_id: '$value.contact_id' } }));
-    expect(civi.seen).toHaveLength(2);
   });
 
   it('a timeout is retryable, waiting for headers or for the body', async () => {

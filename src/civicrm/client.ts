@@ -298,10 +298,9 @@ function sequential(params: Json): Json {
   return { ...params, sequential: 1 };
 }
 
-/** A `get*` action whose chained calls (`api.Entity.action`) are `get*` too can be sent twice safely. */
+/** A `get*` action without chained calls (which may write) can be sent twice safely. */
 function isReadOnly(action: string, params: Json): boolean {
-  const chained = Object.keys(params).filter((k) => k.startsWith('api.'));
-  return action.toLowerCase().startsWith('get') && chained.every((k) => /^api\.[^.]+\.get/i.test(k));
+  return action.toLowerCase().startsWith('get') && !Object.keys(params).some((k) => k.startsWith('api.'));
 }
 
 /** The connection died before an answer: a reset or closed keep-alive socket. */

@@ -79,12 +79,13 @@ async function findContacts(civi: CiviApi, users: UserRecord[], logger?: Logger)
   for (const [uid, contactId] of linksOf(answers.slice(0, ufMatches.length))) found.set(uid, { contactId, linked: true, cached: false });
 
   const unlinked = withEmail.filter((u) => !found.has(u.id));
-  const byEmail = contactsByEmail(together ? answers.slice(ufMatches.length) : await readAll(civi, emailCalls(unlinked.map((u) => u.email!))));
+  const emailRows = together ? answers.slice(ufMatches.length) : await readAll(civi, emailCalls(unlinked.map((u) => u.email!)));
+  const byEmail = await withoutCmsUsers(civi, contactsByEmail(emailRows), new Set(unlinked.map((u) => u.email!.toLowerCase())));
   const warned = new Set<string>();
   for (const user of unlinked) {
     const email = user.email!.toLowerCase();
-    const ids = byEmail.get(email);
-    if (!ids) continue;
+    const ids = byEmail.get(email) ?? [];
+    if (ids.length === 0) continue;
     if (ids.length > 1 && !warned.has(email)) {
       warned.add(email);
       logger?.warn({ email, contactIds: ids }, 'several CiviCRM contacts share an email; using the lowest id');
@@ -112,44 +113,45 @@ function linksOf(answers: Array<Array<Record<string, unknown>>>): Map<number, nu
 /**
  * Email.get is a plain table read whose `IN` filter every version serves (Contact.get reads
  * `email` through the legacy query builder); `contact_id.is_deleted` joins the contact to leave
- * out the trash. The chained UFMatch.get tells, in the same request, which of the contacts
- * found belong to a CMS user already: a contact has one CMS user, and the users looked up by
- * email have none, so such a contact is another user's (whose old email it may still carry).
+ * out the trash.
  */
 function emailCalls(emails: string[]): ApiCall[] {
   const unique = [...new Set(emails.map((e) => e.toLowerCase()))];
   return chunks(unique, LOOKUP_CHUNK).map((chunk) => [
     'Email',
     'get',
-    {
-      email: { IN: chunk },
-      'contact_id.is_deleted': 0,
-      return: ['contact_id', 'email'],
-      options: { limit: 0 },
-      'api.UFMatch.get': { contact_id: '$value.contact_id', return: ['uf_id'], options: { limit: 0 } },
-    },
+    { email: { IN: chunk }, 'contact_id.is_deleted': 0, return: ['contact_id', 'email'], options: { limit: 0 } },
   ]);
 }
 
 /**
- * Lower-cased email → the ids of the non-deleted contacts with it that no CMS user has, lowest
- * first, from the answers of emailCalls.
+ * The candidates of the emails of users without a link, less the contacts a CMS user has: a
+ * contact has one CMS user, and these users have none, so such a contact is another user's
+ * (still carrying the email that user had before), and would be given their groups and admin
+ * rights. One more request, only when the emails found any contact.
  */
+async function withoutCmsUsers(civi: CiviApi, byEmail: Map<string, number[]>, emails: Set<string>): Promise<Map<string, number[]>> {
+  const candidates = [...new Set([...byEmail].flatMap(([email, ids]) => (emails.has(email) ? ids : [])))];
+  if (candidates.length === 0) return byEmail;
+  const calls = chunks(candidates, LOOKUP_CHUNK).map((chunk): ApiCall => [
+    'UFMatch',
+    'get',
+    { contact_id: { IN: chunk }, return: ['contact_id'], options: { limit: 0 } },
+  ]);
+  const taken = new Set((await readAll(civi, calls)).flat().map((row) => Number(row.contact_id)));
+  return new Map([...byEmail].map(([email, ids]) => [email, ids.filter((id) => !taken.has(id))]));
+}
+
+/** Lower-cased email → the ids of the non-deleted contacts with it, lowest first, from the answers of emailCalls. */
 function contactsByEmail(answers: Array<Array<Record<string, unknown>>>): Map<string, number[]> {
   const candidates = new Map<string, Set<number>>();
   for (const rows of answers) {
     for (const row of rows) {
-      if (hasCmsUser(row['api.UFMatch.get'])) continue;
       const email = String(row.email ?? '').toLowerCase();
       candidates.set(email, (candidates.get(email) ?? new Set()).add(Number(row.contact_id)));
     }
   }
   return new Map([...candidates].map(([email, ids]) => [email, [...ids].sort((a, b) => a - b)]));
-}
-
-/** Whether a chained UFMatch.get answer found a link; an answer that is not one says nothing of it. */
-function hasCmsUser(chained: unknown): boolean {
-  return typeof chained === 'object' && chained !== null && Number((chained as { count?: unknown }).count) > 0;
 }
 
 async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<number, ContactResult>> {
