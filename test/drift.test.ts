@@ -18,15 +18,15 @@ afterEach(async () => {
 });
 
 /** The rig, and a CiviCRM client to make changes by hand as a CiviCRM user would. */
-async function started(): Promise<void> {
-  rig = await startRig();
+async function started(options: Parameters<typeof startRig>[0] = {}): Promise<void> {
+  rig = await startRig(options);
   civi = new CiviClient({ url: rig.emulator.restUrl, apiKey: rig.emulator.apiKey, siteKey: rig.emulator.siteKey, auth: 'legacy' });
   opened.push(rig, civi);
 }
 
 /** Chess Club with an admin (7) and two members (8, 9), synced. */
-async function chessClub(): Promise<void> {
-  await started();
+async function chessClub(options: Parameters<typeof startRig>[0] = {}): Promise<void> {
+  await started(options);
   await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club', owner: user(7) } }, at(0));
   for (const uid of [8, 9]) await rig.send('og.membership.created', member(uid), at(1));
   await rig.settle();
@@ -77,7 +77,7 @@ describe('an ACL role deleted by hand in CiviCRM', () => {
 });
 
 describe('an ACL chain broken by hand in CiviCRM, then a membership event', () => {
-  it('a deleted role is made again by the sync of a membership change, at no extra request', async () => {
+  it('a deleted role is made again by the sync of a membership change, looked at in the request of its write', async () => {
     await chessClub();
     const before = ogGroups(rig.emulator, 42);
     await civi.call('OptionValue', 'delete', { id: before.role!.id });
@@ -92,6 +92,35 @@ describe('an ACL chain broken by hand in CiviCRM, then a membership event', () =
     expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Pending', acl: undefined });
     // The look rode with the write; the repair is the group's own sync.
     expect(rig.emulator.calls.filter((c) => c.entity === 'UFMatch')).toHaveLength(1);
+    await expectNothingDead();
+  });
+
+  it('on the legacy extern/rest.php endpoint too, where each read is a request of its own', async () => {
+    await chessClub({ legacyUrl: true });
+    const before = ogGroups(rig.emulator, 42);
+    await civi.call('OptionValue', 'delete', { id: before.role!.id });
+    await rig.send('og.membership.updated', member(8, 'pending'), at(2));
+    await rig.settle();
+    const after = ogGroups(rig.emulator, 42);
+    expect(after.role).toMatchObject({ label: 'Chess Club: Administrator' });
+    expect(after.acls).toEqual([expect.objectContaining({ entity_id: Number(after.role!.value), object_id: after.member!.id })]);
+    expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Pending', acl: undefined });
+    await expectNothingDead();
+  });
+
+  it('a membership event that owes CiviCRM no write still has the group looked at', async () => {
+    await chessClub();
+    const before = ogGroups(rig.emulator, 42);
+    await civi.call('OptionValue', 'delete', { id: before.role!.id });
+    // Blocked then active again within one rest: the membership is as CiviCRM has it.
+    await rig.sync.worker.stop();
+    await rig.send('og.membership.updated', member(8, 'blocked'), at(2));
+    await rig.send('og.membership.updated', member(8, 'active'), at(3));
+    rig.emulator.resetLog();
+    rig.sync.worker.start();
+    await rig.settle();
+    expect(rig.emulator.calls.filter((c) => c.entity === 'GroupContact' || c.entity === 'UFMatch')).toEqual([]);
+    expect(ogGroups(rig.emulator, 42).role).toMatchObject({ label: 'Chess Club: Administrator' });
     await expectNothingDead();
   });
 

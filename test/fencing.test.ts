@@ -69,7 +69,6 @@ function noting(civi: CiviClient, watch: Watch, worker: string): CiviApi {
     batch: (calls) => (note(), civi.batch(calls)),
     getAll: (entity, params, pageSize) => (note(), civi.getAll(entity, params, pageSize)),
     version: () => civi.version(),
-    multiCall: civi.multiCall,
   };
 }
 

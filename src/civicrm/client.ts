@@ -132,11 +132,6 @@ export class CiviClient {
     }
   }
 
-  /** Whether several calls go in one request (the `civicrm/ajax/rest` route), not one request each. */
-  get multiCall(): boolean {
-    return this.#multiCall;
-  }
-
   /**
    * Runs several calls in one HTTP request (the api3 multi-call CRM.api3() uses:
    * `entity=api3&action=call&json={"c0":[entity, action, params], …}`). Each slot holds

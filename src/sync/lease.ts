@@ -6,7 +6,7 @@ import type { CiviClient } from '../civicrm/client.js';
 import { LeaseLost, type Lease, type WorkQueue } from '../ledger/store.js';
 
 /** What the sync needs of a CiviCRM client. */
-export type CiviApi = Pick<CiviClient, 'call' | 'batch' | 'getAll' | 'version' | 'multiCall'>;
+export type CiviApi = Pick<CiviClient, 'call' | 'batch' | 'getAll' | 'version'>;
 
 export class HeldLease {
   #lost = false;
@@ -57,8 +57,5 @@ export function fencedClient(civi: CiviApi, held: HeldLease): CiviApi {
       return civi.getAll(entity, params, pageSize);
     },
     version: () => civi.version(),
-    get multiCall() {
-      return civi.multiCall;
-    },
   };
 }

@@ -51,7 +51,8 @@ export interface MemberSync {
 
 /** Reads that tell whether a known group is as the ledger wants it, and what their answers say. */
 interface GroupCheck {
-  reads: Operation[];
+  calls: ApiCall[];
+  /** True only when the answers show a difference; a read that failed says nothing. */
   differs(answers: Array<ApiResult<Record<string, unknown>> | CiviError>): boolean;
 }
 
@@ -143,25 +144,39 @@ export class Reconciler {
 
   /**
    * The first round of syncGroup for a group known as `state`: its reads only, to ride in a
-   * request the members' sync sends anyway, so that what was deleted or changed by hand in
-   * CiviCRM is seen on the group's next sync at no extra request. Without multi-calls each read
-   * would be a request of its own: there group events, reconciles and the resync repair it.
+   * request the members' sync sends anyway (with the api3 multi-call; elsewhere each read is a
+   * request of its own), so that what was deleted or changed by hand in CiviCRM is seen on the
+   * group's next sync.
    */
-  private async groupCheck(group: GroupRecord, state: GroupCiviState): Promise<GroupCheck | undefined> {
-    if (!this.options.civi.multiCall) return undefined;
+  private async groupCheck(group: GroupRecord, state: GroupCiviState): Promise<GroupCheck> {
     const { desired, settings, hint } = await this.groupPlanInputs(group, state);
+    // With nothing observed, a plan is reads only.
     const reads = planGroup(desired, {}, settings, hint);
     return {
-      reads,
+      calls: reads.map((op): ApiCall => [op.entity, 'get', op.params]),
       differs(answers) {
         let observed: Observation = {};
         for (const [i, answer] of answers.entries()) {
-          if (answer instanceof CiviError) return true;
+          if (answer instanceof CiviError) return false;
           observed = fold(observed, reads[i]!, answer.values);
         }
         return planGroup(desired, observed, settings, hint).length > 0;
       },
     };
+  }
+
+  /**
+   * Sends a group's look alone, when the members' sync sends nothing it could ride with. A look
+   * that fails says nothing, and the members it was sent for owed no writes.
+   */
+  private async lookAt(check: GroupCheck | undefined): Promise<boolean> {
+    if (!check) return false;
+    try {
+      return check.differs(await this.run(check.calls));
+    } catch (error) {
+      if (error instanceof CiviError) return false;
+      throw error;
+    }
   }
 
   /**
@@ -232,31 +247,32 @@ export class Reconciler {
 
   /**
    * Writes the GroupContact statuses the members need; one outcome per member. With
-   * `lookAtGroup` (a group not synced just now), the group's own look rides with the writes (see
-   * groupCheck).
+   * `lookAtGroup` (a group not synced just now), the group is looked at too (see groupCheck), in
+   * the request of the writes, or alone when there are none.
    */
   async syncMembers(
     group: GroupRecord,
     state: GroupCiviState,
     members: MemberRecord[],
     users: Map<number, UserRecord>,
-    { lookAtGroup = true } = {},
+    { lookAtGroup = false } = {},
   ): Promise<MemberSync> {
     const outcomes = new Map<number, MemberOutcome>();
     const pending: Array<{ member: MemberRecord; writes: ReturnType<typeof statusWrites> }> = [];
+    // A deleted or unsynced group has no rows to change; nothing is owed until it exists again.
+    const groupGone = group.deleted || state.memberGroupId === undefined || state.aclGroupId === undefined;
+    const check = lookAtGroup && !groupGone ? await this.groupCheck(group, state) : undefined;
     for (const member of members) {
       const known = { member: status(member.civiMemberStatus), acl: status(member.civiAclStatus) };
       const writes = statusWrites(wantOf(member, group.ownerUid), known);
-      // A deleted or unsynced group has no rows to change; nothing is owed until it exists again.
-      const groupGone = group.deleted || state.memberGroupId === undefined || state.aclGroupId === undefined;
       if (groupGone || (writes.member === undefined && writes.acl === undefined)) {
         outcomes.set(member.uid, { uid: member.uid, ok: true });
       } else {
         pending.push({ member, writes });
       }
     }
-    const settled = (groupDiffers = false): MemberSync => ({ outcomes: members.map((m) => outcomes.get(m.uid)!), groupDiffers });
-    if (pending.length === 0) return settled();
+    const settled = (groupDiffers: boolean): MemberSync => ({ outcomes: members.map((m) => outcomes.get(m.uid)!), groupDiffers });
+    if (pending.length === 0) return settled(await this.lookAt(check));
 
     // Someone to be taken out who has no contact and none can be made has no row to change either.
     const removalOnly = new Set(
@@ -289,7 +305,6 @@ export class Reconciler {
     }
 
     const batches = [...plan.values()].flatMap((w) => chunks(w.members, CONTACTS_PER_CALL).map((members) => ({ ...w, members })));
-    const check = lookAtGroup && batches.length > 0 ? await this.groupCheck(group, state) : undefined;
     const { failed, unwritten, moved, groupDiffers } = await this.runGroupContacts(batches, state.aclGroupId!, check);
     for (const [uid, error] of failed) outcomes.set(uid, { uid, ok: false, error });
     for (const uid of unwritten) {
@@ -322,7 +337,7 @@ export class Reconciler {
     const failed = new Map<number, CiviError>();
     const unwritten: number[] = [];
     const moved: ContactOfMember[] = [];
-    const checks = (check?.reads ?? []).map((op): ApiCall => [op.entity, 'get', op.params]);
+    const checks = check?.calls ?? [];
     const answers = await this.run([...checks, ...writes.map(writeCall)], writes.some((w) => w.groupId === aclGroupId));
     const groupDiffers = check?.differs(answers.splice(0, checks.length)) ?? false;
     const retry: GroupContactWrite[] = [];
