@@ -21,13 +21,15 @@ export interface EmulatorFaults {
   rejectEmail(email: string, message?: string): void;
   /**
    * The next `n` calls of `entity`.`action` fail as a MySQL error in them does (a lock wait timed
-   * out, say): PEAR DB words every error it has no code for `DB Error: unknown error`.
+   * out, 1205, or a deadlock, 1213): packages/DB/mysqli.php's errorcode_map has no code for
+   * either, so PEAR DB words them as DB_ERROR, `DB Error: unknown error`.
    */
   failCalls(entity: string, action: string, n?: number): void;
   /**
    * Calls of `entity`.`action` are refused as to an API user without `permission`: REST calls
-   * check permissions, and Civi/API/Subscriber/PermissionCheck.php (5.x) throws an
-   * UnauthorizedException (`error_code` `unauthorized`) with this message.
+   * check permissions (CRM/Utils/REST.php sets check_permissions), and
+   * Civi/API/Subscriber/PermissionCheck.php (5.x) throws an UnauthorizedException
+   * (Civi/API/Exception/UnauthorizedException.php: `error_code` `unauthorized`) with this message.
    */
   refuseCalls(entity: string, action: string, permission?: string): void;
   clear(): void;
@@ -75,10 +77,10 @@ export class Faults implements EmulatorFaults {
   }
 
   /** The failure set up for a call of `entity`.`action` (canonical names), if any; a counted one is used up. */
-  callFailure(entity: string, action: string): ApiError | undefined {
+  callFailure(entity: string, action: string, checksPermissions: boolean): ApiError | undefined {
     const key = `${entity}.${action}`;
     const permission = this.refused.get(key);
-    if (permission !== undefined) {
+    if (permission !== undefined && checksPermissions) {
       return new ApiError(`API permission check failed for ${entity}/${action} call; insufficient permission: require ${permission}`, 'unauthorized');
     }
     const left = this.failing.get(key) ?? 0;

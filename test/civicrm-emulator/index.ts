@@ -101,7 +101,7 @@ class Emulator implements CiviEmulator {
       version: this.currentVersion,
       actingContactId: this.actingContactId,
       rejectedEmail: (email) => this.faults.rejection(email),
-      callFailure: (entity, action) => this.faults.callFailure(entity, action),
+      callFailure: (entity, action, checksPermissions) => this.faults.callFailure(entity, action, checksPermissions),
       call: (entity, action, params) => this.kernel.run(entity, action, { version: 3, ...params }),
     };
   }

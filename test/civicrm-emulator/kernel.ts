@@ -16,8 +16,11 @@ export interface ApiContext {
   readonly actingContactId: number;
   /** A validation failure configured for Contact.create with this email, if any. */
   rejectedEmail(email: string): string | undefined;
-  /** A failure configured for this call (see EmulatorFaults.failCalls and refuseCalls), if any. */
-  callFailure(entity: string, action: string): ApiError | undefined;
+  /**
+   * A failure configured for this call (see EmulatorFaults.failCalls and refuseCalls), if any. A
+   * refusal needs `check_permissions`, which REST calls set and BAO code's own calls do not.
+   */
+  callFailure(entity: string, action: string, checksPermissions: boolean): ApiError | undefined;
   /** Runs another API call, as BAO code calls civicrm_api3 internally. */
   call(entity: string, action: string, params: Params): unknown;
 }
@@ -95,7 +98,7 @@ export class Kernel {
     const request: Request = { entity: this.canonicalName(entity), action: action.toLowerCase() };
     try {
       if (!def) throw notImplemented(request.entity, request.action);
-      const injected = this.context().callFailure(request.entity, request.action);
+      const injected = this.context().callFailure(request.entity, request.action, Boolean(params['check_permissions']));
       if (injected) throw injected;
       return this.dispatch(def, request.action, params);
     } catch (err) {
