@@ -185,6 +185,27 @@ describe('a contact merged in CiviCRM', () => {
     expect(rig.emulator.db.groupContactStatus(memberGroup, byEmail)).toBeUndefined();
     await expectNothingDead();
   });
+
+  it("a cached contact found by email that another user's UFMatch now holds: a reconcile forgets it, and the user gets one of their own", async () => {
+    await started();
+    const byEmail = rig.emulator.db.addContact({ email: 'u8@example.org' });
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club' } }, at(0));
+    await rig.send('og.membership.created', member(8), at(1));
+    await rig.settle();
+    const memberGroup = ogGroups(rig.emulator, 42).member!.id;
+    expect(rig.emulator.db.groupContactStatus(memberGroup, byEmail)).toBe('Added');
+
+    // By hand: the contact is linked to Drupal user 99, whose contact it really is.
+    await civi.call('UFMatch', 'create', { uf_id: 99, contact_id: byEmail, uf_name: 'u99@example.org' });
+    expect((await rig.admin('POST', '/admin/groups/42/reconcile')).status).toBe(202);
+    await rig.settle();
+    const own = contactOf(rig.emulator, 8);
+    expect(own).toBeDefined();
+    expect(own).not.toBe(byEmail);
+    expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Added', acl: undefined });
+    expect(rig.emulator.db.groupContactStatus(memberGroup, byEmail)).toBe('Removed');
+    await expectNothingDead();
+  });
 });
 
 describe('the periodic resync (RESYNC_INTERVAL)', () => {

@@ -42,13 +42,20 @@ export async function reconcileGroup(
     const members = await store.members(ogId);
     const users = await store.users(members.map((m) => m.uid));
     const report = await reconciler.fenced(held).audit(group, group.civi, members, users, dryRun);
+    const withContact = new Set(report.observed.map((o) => o.uid));
     if (!dryRun) {
-      await store.saveContacts(report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })));
-      await store.setKnownStatuses(lease, report.observed);
+      // A cached contact the lookup no longer finds (its email changed, or another user's link
+      // holds it) is forgotten with its rows, whose statuses the audit counted as extra: the
+      // worker looks the user up again and writes what the membership needs.
+      const lost = members.filter((m) => !withContact.has(m.uid) && users.get(m.uid)?.contactId !== undefined).map((m) => m.uid);
+      await store.saveContacts([
+        ...report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })),
+        ...lost.map((uid) => ({ uid, contactId: null })),
+      ]);
+      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((uid) => ({ uid }))]);
       // The worker now sees the real rows and writes exactly what differs.
       await store.markForReconcile(ogId);
     }
-    const withContact = new Set(report.observed.map((o) => o.uid));
     return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
   } finally {
     stopRenewing();
