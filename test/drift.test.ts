@@ -124,6 +124,19 @@ describe('an ACL chain broken by hand in CiviCRM, then a membership event', () =
     await expectNothingDead();
   });
 
+  it('a look that cannot reach CiviCRM fails no membership that owes it no write', async () => {
+    await chessClub();
+    await rig.sync.worker.stop();
+    await rig.send('og.membership.updated', member(8, 'blocked'), at(2));
+    await rig.send('og.membership.updated', member(8, 'active'), at(3));
+    rig.emulator.faults.failFor(60_000, 'reset');
+    rig.sync.client.forgetVersion();
+    rig.sync.worker.start();
+    await rig.settle();
+    expect(await rig.store.members(42)).toContainEqual(expect.objectContaining({ uid: 8, syncState: 'clean', attempts: 0 }));
+    rig.emulator.faults.clear();
+  });
+
   it('a deleted ACL and entity role are made again by the sync of a new admin; the admin gets access', async () => {
     await chessClub();
     const before = ogGroups(rig.emulator, 42);

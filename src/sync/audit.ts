@@ -44,15 +44,17 @@ export async function reconcileGroup(
     const report = await reconciler.fenced(held).audit(group, group.civi, members, users, dryRun);
     const withContact = new Set(report.observed.map((o) => o.uid));
     if (!dryRun) {
-      // A cached contact the lookup no longer finds (its email changed, or another user's link
-      // holds it) is forgotten with its rows, whose statuses the audit counted as extra: the
-      // worker looks the user up again and writes what the membership needs.
-      const lost = members.filter((m) => !withContact.has(m.uid) && users.get(m.uid)?.contactId !== undefined).map((m) => m.uid);
+      // A member the lookup finds no contact for (its email changed, or another user's link now
+      // holds the contact cached) has no rows the audit could count as theirs: their known rows go,
+      // and so does the cached contact, so that the worker looks the user up again. The rows first:
+      // were the lease lost between the two, a contact still cached is written to again as before
+      // the audit, while rows still known with no contact would never be written again.
+      const lost = members.filter((m) => !withContact.has(m.uid));
+      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((m) => ({ uid: m.uid }))]);
       await store.saveContacts([
         ...report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })),
-        ...lost.map((uid) => ({ uid, contactId: null })),
+        ...lost.filter((m) => users.get(m.uid)?.contactId !== undefined).map((m) => ({ uid: m.uid, contactId: null })),
       ]);
-      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((uid) => ({ uid }))]);
       // The worker now sees the real rows and writes exactly what differs.
       await store.markForReconcile(ogId);
     }

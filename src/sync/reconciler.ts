@@ -166,12 +166,12 @@ export class Reconciler {
   }
 
   /**
-   * Sends a group's look alone, when the members' sync sends nothing it could ride with. A look
-   * that fails says nothing, and the members it was sent for owed no writes.
+   * Looks at a group alone, when the members' sync sends nothing the look could ride with. A look
+   * that fails (CiviCRM out of reach) says nothing, and the members it was for owe no writes.
    */
-  private async lookAt(check: GroupCheck | undefined): Promise<boolean> {
-    if (!check) return false;
+  private async lookAt(group: GroupRecord, state: GroupCiviState): Promise<boolean> {
     try {
+      const check = await this.groupCheck(group, state);
       return check.differs(await this.run(check.calls));
     } catch (error) {
       if (error instanceof CiviError) return false;
@@ -261,7 +261,7 @@ export class Reconciler {
     const pending: Array<{ member: MemberRecord; writes: ReturnType<typeof statusWrites> }> = [];
     // A deleted or unsynced group has no rows to change; nothing is owed until it exists again.
     const groupGone = group.deleted || state.memberGroupId === undefined || state.aclGroupId === undefined;
-    const check = lookAtGroup && !groupGone ? await this.groupCheck(group, state) : undefined;
+    const look = lookAtGroup && !groupGone;
     for (const member of members) {
       const known = { member: status(member.civiMemberStatus), acl: status(member.civiAclStatus) };
       const writes = statusWrites(wantOf(member, group.ownerUid), known);
@@ -272,7 +272,7 @@ export class Reconciler {
       }
     }
     const settled = (groupDiffers: boolean): MemberSync => ({ outcomes: members.map((m) => outcomes.get(m.uid)!), groupDiffers });
-    if (pending.length === 0) return settled(await this.lookAt(check));
+    if (pending.length === 0) return settled(look && (await this.lookAt(group, state)));
 
     // Someone to be taken out who has no contact and none can be made has no row to change either.
     const removalOnly = new Set(
@@ -305,6 +305,8 @@ export class Reconciler {
     }
 
     const batches = [...plan.values()].flatMap((w) => chunks(w.members, CONTACTS_PER_CALL).map((members) => ({ ...w, members })));
+    if (batches.length === 0) return settled(look && (await this.lookAt(group, state)));
+    const check = look ? await this.groupCheck(group, state) : undefined;
     const { failed, unwritten, moved, groupDiffers } = await this.runGroupContacts(batches, state.aclGroupId!, check);
     for (const [uid, error] of failed) outcomes.set(uid, { uid, ok: false, error });
     for (const uid of unwritten) {
