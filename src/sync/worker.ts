@@ -222,8 +222,7 @@ export class Worker {
     const state = await this.syncGroupIfNeeded(held.lease, reconciler, work);
     if (!state || work.members.length === 0) return false;
     // A group synced just now was looked at; one taken as known is looked at with the members' writes.
-    const lookAtGroup = work.group.syncState === 'clean' && work.group.civi !== undefined;
-    const { outcomes, groupDiffers } = await this.syncMembers(reconciler, work, state, { lookAtGroup });
+    const { outcomes, groupDiffers } = await this.syncMembers(reconciler, work, state, { lookAtGroup: knownAsIs(work.group) });
     const gone = outcomes.some((o) => !o.ok && isGoneGroup(o.error));
     if (gone || groupDiffers) {
       // The cached ids name a group deleted in CiviCRM: observe again, which makes it anew and
@@ -249,7 +248,7 @@ export class Worker {
     const { store, logger } = this.options;
     const { group } = work;
     const previous = group.civi;
-    if (group.syncState === 'clean' && previous && !observe) return previous;
+    if (knownAsIs(group) && !observe) return previous;
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);
       if (adopted) await this.learnAdoptedRows(lease, reconciler, group, state);
@@ -333,4 +332,9 @@ export class Worker {
       report({ kind: 'member', ogId, uid: outcome.uid, result: !wrote ? 'unchanged' : first ? 'created' : 'updated' });
     }
   }
+}
+
+/** A clean group whose CiviCRM state is known: its members are synced without syncing it first. */
+function knownAsIs(group: GroupRecord): boolean {
+  return group.syncState === 'clean' && group.civi !== undefined;
 }
