@@ -1,5 +1,6 @@
 // Environment → typed configuration. Every problem names its variable, so start-up can
 // stop with one clear line instead of a stack trace.
+import { isIP } from 'node:net';
 
 export type OnGroupDelete = 'disable' | 'delete' | 'keep';
 export type CiviAuthMode = 'legacy' | 'authx';
@@ -54,9 +55,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Reads the whole configuration; throws a ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
+  refuseReverseSync(env);
   return {
     port: integer(env, 'PORT', 3000, 0, 65_535),
-    host: optional(env, 'HOST') ?? '0.0.0.0',
+    host: host(env),
     civicrm: {
       url: httpUrl(env, 'CIVICRM_URL'),
       apiKey: required(env, 'CIVICRM_API_KEY'),
@@ -89,6 +91,28 @@ export function loadDatabaseConfig(env: Env = process.env): Config['database'] {
 /** Secrets for `send`, which signs but does not talk to CiviCRM. */
 export function loadWebhookSecrets(env: Env = process.env): WebhookSecret[] {
   return webhookSecrets(env);
+}
+
+// A host name as RFC 1123 allows it: dot-separated labels of letters, digits and inner hyphens.
+const HOST_NAME = /^(?=.{1,253}$)[a-z\d]([a-z\d-]{0,61}[a-z\d])?(\.[a-z\d]([a-z\d-]{0,61}[a-z\d])?)*$/i;
+
+function host(env: Env): string {
+  const value = optional(env, 'HOST') ?? '0.0.0.0';
+  if (isIP(value) === 0 && !HOST_NAME.test(value)) {
+    throw new ConfigError('HOST', `must be an IP address or a host name to listen on, got "${value}"`);
+  }
+  return value;
+}
+
+/**
+ * CiviCRM → OG needs a log of group-contact changes that API v3 does not offer (SubscriptionHistory
+ * is an API v4 entity). Running one-way while the operator asked for both would let the periodic
+ * resync undo the very edits made in CiviCRM, so `on` stops start-up rather than being ignored.
+ */
+function refuseReverseSync(env: Env): void {
+  if (boolean(env, 'REVERSE_SYNC', false)) {
+    throw new ConfigError('REVERSE_SYNC', 'on is not available in this release (changes made in CiviCRM are not read back); set it to off or leave it unset');
+  }
 }
 
 function optional(env: Env, name: string): string | undefined {

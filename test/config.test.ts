@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadDatabaseConfig, loadWebhookSecrets } from '../src/config.js';
 
@@ -171,6 +172,13 @@ describe('malformed values', () => {
     ['RESYNC_INTERVAL', 'daily'],
     ['EVENT_RETENTION', '10'],
     ['DRUPAL_SIGNATURES', 'md5,sha256'],
+    ['HOST', '0.0.0.0:3000'],
+    ['HOST', 'http://sync.example.org'],
+    ['HOST', 'sync example'],
+    ['HOST', '-sync.example.org'],
+    ['REVERSE_SYNC', 'on'],
+    ['REVERSE_SYNC', 'true'],
+    ['REVERSE_SYNC', 'sometimes'],
   ];
   for (const [variable, value] of cases) {
     it(`${variable}=${JSON.stringify(value)} is refused, naming ${variable}`, () => expectRejected(variable, value));
@@ -179,6 +187,12 @@ describe('malformed values', () => {
   it('refuses a short ADMIN_TOKEN without printing it, and says how to make one', () => {
     const error = configError(env({ ADMIN_TOKEN: 'hunter2-hunter2' }));
     expect(error.message).toBe('ADMIN_TOKEN: must be at least 32 characters (got 15); make one with: openssl rand -hex 32');
+  });
+
+  it('stops at REVERSE_SYNC=on, saying that CiviCRM → OG is not in this release', () => {
+    expect(configError(env({ REVERSE_SYNC: 'On' })).message).toBe(
+      'REVERSE_SYNC: on is not available in this release (changes made in CiviCRM are not read back); set it to off or leave it unset',
+    );
   });
 
   it('says which secret is broken without printing it', () => {
@@ -192,6 +206,24 @@ describe('accepted spellings', () => {
   it('takes PORT at both ends of its range', () => {
     expect(loadConfig(env({ PORT: '1' })).port).toBe(1);
     expect(loadConfig(env({ PORT: '65535' })).port).toBe(65535);
+  });
+
+  it('takes HOST as an IPv4 or IPv6 address or a host name', () => {
+    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'sync-1.internal.example.org']) {
+      expect(loadConfig(env({ HOST: host })).host).toBe(host);
+    }
+  });
+
+  it('takes REVERSE_SYNC=off in the usual spellings', () => {
+    for (const value of ['off', 'false', '0', 'no', 'OFF']) expect(() => loadConfig(env({ REVERSE_SYNC: value }))).not.toThrow();
+  });
+
+  it("takes the README's production example as it is written", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const example = /In production:\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const assigned = Object.fromEntries([...example.matchAll(/(?:^|\s)([A-Z_]+)=(?:'([^']*)'|(\S+))/g)].map((m) => [m[1], m[2] ?? m[3]]));
+    expect(Object.keys(assigned)).toEqual(expect.arrayContaining(['CIVICRM_URL', 'CIVICRM_API_KEY', 'WEBHOOK_SECRETS', 'ADMIN_TOKEN']));
+    expect(() => loadConfig(assigned)).not.toThrow();
   });
 
   it('takes an ADMIN_TOKEN of 32 characters', () => {
