@@ -518,6 +518,23 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect(await store.listEvents({ status: 'pending', limit: 10 })).toHaveLength(0);
     });
 
+    it('a group made anew: its new ids and the forgetting of its members\' known rows are one commit', async () => {
+      const id = await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
+      const work = (await store.loadWork(42, Date.now(), 100))!;
+      const lease = await asHolder(store, 42);
+      await store.groupSynced(lease, work.group.dirtySeq, { ...CIVI, memberGroupId: 11, aclGroupId: 12 }, at(1));
+      await store.membersSynced(lease, [{ uid: 7, dirtySeq: work.members[0]!.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: 'Added' }]);
+      expect(await statusOf(id)).toBe('done');
+
+      // The member group was deleted in CiviCRM and made again as 21.
+      const again = (await store.loadWork(42, Date.now(), 100)) ?? { group: (await store.group(42))! };
+      await store.groupSynced(await asHolder(store, 42), again.group.dirtySeq, { ...CIVI, memberGroupId: 21, aclGroupId: 12 }, at(2), { madeAnew: true });
+      expect(await store.group(42)).toMatchObject({ syncState: 'clean', civi: { memberGroupId: 21 } });
+      const member = await memberOf(42, 7);
+      expect(member).toMatchObject({ syncState: 'dirty' });
+      expect([member?.civiMemberStatus, member?.civiAclStatus]).toEqual([undefined, undefined]);
+    });
+
     it('dead after memberFailed without retryAt, with the attempts and last error', async () => {
       const id = await accept(joined(42, member(cyd)), at(0));
       const work = await store.loadWork(42, Date.now(), 100);
@@ -782,7 +799,7 @@ describe.each(STORES)('%s store', (_name, open) => {
         () => store.groupFailed(stale, { error: 'x' }),
         () => store.membersSynced(stale, [{ uid: 7, dirtySeq: work.members[0]!.dirtySeq }]),
         () => store.memberFailed(stale, 7, { error: 'x' }),
-        () => store.forgetMemberStatuses(stale),
+        () => store.groupSynced(stale, work.group.dirtySeq, { ...CIVI, memberGroupId: 9 }, Date.now(), { madeAnew: true }),
         () => store.setKnownStatuses(stale, [{ uid: 7, member: 'Added' }]),
       ];
       for (const refused of refusals) await expect(refused()).rejects.toBeInstanceOf(LeaseLost);

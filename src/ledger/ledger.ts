@@ -736,15 +736,28 @@ export class Ledger implements Store {
     }, { durable });
   }
 
-  async groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void> {
+  async groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number, { madeAnew = false } = {}): Promise<void> {
     const d = this.adapter.dialect;
-    await this.fenced(lease, (db) =>
-      db.send(
-        `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ${d.greatest('synced_seq', BIGINT)}, attempts = 0, next_attempt_at = 0,
-           last_error = NULL, sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
-         WHERE og_id = ?`,
-        [JSON.stringify(civi), now, dirtySeq, dirtySeq, lease.ogId],
-      ),
+    await this.fenced(
+      lease,
+      async (db) => {
+        db.send(
+          `UPDATE og_groups SET civi = ?, synced_at = ?, synced_seq = ${d.greatest('synced_seq', BIGINT)}, attempts = 0, next_attempt_at = 0,
+             last_error = NULL, sync_state = CASE WHEN dirty_seq = ? THEN 'clean' ELSE 'dirty' END
+           WHERE og_id = ?`,
+          [JSON.stringify(civi), now, dirtySeq, dirtySeq, lease.ogId],
+        );
+        if (!madeAnew) return;
+        // Rows known for a deleted or replaced group say nothing of the new one. Forgotten in the
+        // same commit as the new ids: ids kept without it would leave the new group empty for good.
+        const seq = await this.adapter.nextSeq(db);
+        db.send(`UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [
+          seq,
+          lease.ogId,
+        ]);
+      },
+      // Forgetting must last: members written again into the group made anew depend on it.
+      madeAnew ? { takesSeq: true, durable: true } : {},
     );
   }
 
@@ -797,21 +810,6 @@ export class Ledger implements Store {
       `UPDATE og_members SET attempts = attempts + 1, last_error = ?, sync_state = ?, next_attempt_at = ?
        WHERE og_id = ? AND uid = ? AND (${BIGINT} IS NULL OR dirty_seq = ?)`,
       [failure.error, failureState(failure), failure.retryAt ?? 0, lease.ogId, uid, failure.dirtySeq ?? null, failure.dirtySeq ?? null],
-    );
-  }
-
-  async forgetMemberStatuses(lease: Lease): Promise<void> {
-    await this.fenced(
-      lease,
-      async (db) => {
-        const seq = await this.adapter.nextSeq(db);
-        db.send(`UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL, dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [
-          seq,
-          lease.ogId,
-        ]);
-      },
-      // Forgetting must last: members written again into a group made anew depend on it.
-      { takesSeq: true, durable: true },
     );
   }
 

@@ -216,14 +216,17 @@ export interface WorkQueue {
  * the group was claimed again since, it changes nothing and rejects with LeaseLost.
  */
 export interface SyncResults {
-  groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number): Promise<void>;
+  /**
+   * Records the group's CiviCRM state. `madeAnew`: its member or ACL group replaces the one recorded
+   * before: the statuses known for its members are forgotten, and the members marked dirty, in the
+   * same commit.
+   */
+  groupSynced(lease: Lease, dirtySeq: number, civi: GroupCiviState, now: number, options?: { madeAnew?: boolean }): Promise<void>;
   groupFailed(lease: Lease, failure: Failure): Promise<void>;
   membersSynced(lease: Lease, synced: MemberSynced[]): Promise<void>;
   memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
   /** A batch's member results and the release of the lease, in one transaction. */
   finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs?: number): Promise<void>;
-  /** Forgets the GroupContact statuses known for a group's members and marks them dirty. */
-  forgetMemberStatuses(lease: Lease): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
   setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
   /** The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. */

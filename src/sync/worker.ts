@@ -252,14 +252,11 @@ export class Worker {
     try {
       const { state, adopted } = await reconciler.syncGroup(group, previous);
       if (adopted) await this.learnAdoptedRows(lease, reconciler, group, state);
-      await store.groupSynced(lease, group.dirtySeq, state, this.now());
+      const madeAnew = previous !== undefined && (previous.memberGroupId !== state.memberGroupId || previous.aclGroupId !== state.aclGroupId);
+      await store.groupSynced(lease, group.dirtySeq, state, this.now(), { madeAnew });
       this.options.onOutcome?.({ kind: 'group', ogId: group.ogId, result: 'synced' });
-      if (adopted) return undefined;
-      if (previous && (previous.memberGroupId !== state.memberGroupId || previous.aclGroupId !== state.aclGroupId)) {
-        // Rows known for a deleted or replaced group say nothing of the new one.
-        await store.forgetMemberStatuses(lease);
-        return undefined;
-      }
+      // Members made dirty again are written into the new group by the next round.
+      if (adopted || madeAnew) return undefined;
       logger?.debug({ ogId: group.ogId, state }, 'OG group synced');
       return state;
     } catch (error) {
