@@ -1022,6 +1022,36 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect((await userOf(store, 7))?.contactId).toBe(600);
     });
 
+    it("a contact replaced or forgotten takes the rows known for the user's memberships with it, in every group", async () => {
+      await accept(joined(42, member(ann, 'active', true)), at(0));
+      await accept(joined(43, member(ann)), at(0));
+      await accept(joined(44, member(ann)), at(0));
+      await accept(joined(43, member(bob)), at(0));
+      await store.saveContacts([{ uid: 7, contactId: 501 }, { uid: 8, contactId: 801 }]);
+      for (const ogId of [42, 43]) {
+        const work = (await store.loadWork(ogId, Date.now(), 10))!;
+        await store.membersSynced(
+          await asHolder(store, ogId),
+          work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added', civiAclStatus: m.isAdmin ? 'Added' : undefined })),
+        );
+      }
+      // In 44 the membership is retrying, with its backoff, when the contact goes.
+      const lease = await asHolder(store, 44);
+      await store.memberFailed(lease, 7, { error: 'CiviCRM unreachable', retryAt: Date.now() + 60_000 });
+
+      await store.saveContacts([{ uid: 7, contactId: null }]);
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty' });
+      expect([(await memberOf(42, 7))?.civiMemberStatus, (await memberOf(42, 7))?.civiAclStatus]).toEqual([undefined, undefined]);
+      expect(await memberOf(43, 7)).toMatchObject({ syncState: 'dirty' });
+      expect((await memberOf(43, 7))?.civiMemberStatus).toBeUndefined();
+      // Its backoff stands: a contact that keeps going must not bring retries at once.
+      expect(await memberOf(44, 7)).toMatchObject({ syncState: 'dirty', attempts: 1, lastError: 'CiviCRM unreachable' });
+      // Another user's rows, and a contact saved again as it was, change nothing.
+      expect(await memberOf(43, 8)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Added' });
+      await store.saveContacts([{ uid: 8, contactId: 801 }]);
+      expect(await memberOf(43, 8)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Added' });
+    });
+
     it('a later profile update keeps the contact id', async () => {
       await accept(joined(42, member(ann)), at(0));
       await store.saveContacts([{ uid: 7, contactId: 501 }]);

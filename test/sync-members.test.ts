@@ -117,6 +117,31 @@ describe('contacts', () => {
     expect(contactOf(rig.emulator, 7)).toBeDefined();
   });
 
+  it('a contact put in the trash by hand: the contact found next is written into every group of the user, whole', async () => {
+    const trashed = rig.emulator.db.addContact({ email: 'user8@example.org' });
+    await chessClub();
+    await rig.send('og.group.created', { group: { id: 43, title: 'Go Club' } }, at(0));
+    await rig.send('og.membership.created', { ...membership(8, 'active', true) }, at(1));
+    await rig.send('og.membership.created', { ...membership(8, 'active', false), group_id: 43 }, at(1));
+    await rig.settle();
+    const { member, acl } = ogGroups(rig.emulator, 42);
+    expect([rig.emulator.db.groupContactStatus(member!.id, trashed), rig.emulator.db.groupContactStatus(acl!.id, trashed)]).toEqual(['Added', 'Added']);
+
+    rig.emulator.db.contacts.update(trashed, { is_deleted: true });
+    await rig.send('og.membership.updated', membership(8, 'active', false), at(2));
+    await rig.settle();
+    const next = (await rig.store.users([8])).get(8)?.contactId;
+    expect(next).toBeDefined();
+    expect(next).not.toBe(trashed);
+    const statuses = (ogId: number) => {
+      const groups = ogGroups(rig.emulator, ogId);
+      return { member: rig.emulator.db.groupContactStatus(groups.member!.id, next!), acl: rig.emulator.db.groupContactStatus(groups.acl!.id, next!) };
+    };
+    // Both sides in the group of the change, not only the side that changed; and the other group too.
+    expect(statuses(42)).toEqual({ member: 'Added', acl: undefined });
+    expect(statuses(43)).toEqual({ member: 'Added', acl: undefined });
+  });
+
   it('does not create contacts when CREATE_MISSING_CONTACTS is false: the membership is dead with the reason', async () => {
     await rig.close();
     rig = await startRig({ env: { CREATE_MISSING_CONTACTS: 'false' } });

@@ -829,19 +829,52 @@ export class Ledger implements Store {
 
   async saveContacts(links: ContactLink[]): Promise<void> {
     if (links.length === 0) return;
+    const d = this.adapter.dialect;
     // One row per uid, the last link winning, in uid order (the lock order).
     const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
     const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
     // Redone by looking the users up again if lost: need not wait for the disk.
-    await this.adapter.write(async (db) =>
-      db.send(
-        `INSERT INTO users (uid, contact_id, contact_linked)
-         SELECT r.uid, r.contact_id, r.contact_linked FROM ${this.adapter.dialect.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
-         WHERE true ORDER BY r.uid
-         ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
-        [json(rows)],
-      ),
+    await this.adapter.write(
+      async (db) => {
+        const cached = await db.all<{ uid: number; contact_id: number }>(
+          `SELECT uid, contact_id FROM users WHERE ${d.inList('uid')} AND contact_id IS NOT NULL`,
+          [json(rows.map((r) => r.uid))],
+        );
+        const replaced = cached.filter((c) => byUid.get(Number(c.uid))!.contact_id !== Number(c.contact_id)).map((c) => Number(c.uid));
+        if (replaced.length > 0) await this.#forgetRowsOfContacts(db, replaced);
+        db.send(
+          `INSERT INTO users (uid, contact_id, contact_linked)
+           SELECT r.uid, r.contact_id, r.contact_linked FROM ${d.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
+           WHERE true ORDER BY r.uid
+           ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
+          [json(rows)],
+        );
+      },
       { durable: false },
+    );
+  }
+
+  /**
+   * The rows known for a user's memberships are those of the contact cached before: once it is
+   * replaced or forgotten, they say nothing of the next one, in any group. A clean membership is
+   * marked to be written again; one being synced, retrying or dead keeps its own course (and its
+   * backoff: a contact that keeps being replaced must not retry at once for ever), and is written
+   * from scratch when it is next attempted.
+   */
+  async #forgetRowsOfContacts(db: Transaction, uids: number[]): Promise<void> {
+    const d = this.adapter.dialect;
+    const groups = await db.all<{ og_id: number }>(
+      `SELECT DISTINCT og_id FROM og_members WHERE ${d.inList('uid')} AND sync_state = 'clean' ORDER BY og_id`,
+      [json(uids)],
+    );
+    for (const { og_id } of groups) this.adapter.lockGroupWriters(db, Number(og_id));
+    const seq = groups.length > 0 ? await this.adapter.nextSeq(db) : 0;
+    db.send(
+      `UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL,
+         dirty_seq = CASE WHEN sync_state = 'clean' THEN ? ELSE dirty_seq END,
+         sync_state = CASE WHEN sync_state = 'clean' THEN 'dirty' ELSE sync_state END
+       WHERE ${d.inList('uid')}`,
+      [seq, json(uids)],
     );
   }
 }

@@ -1,22 +1,24 @@
 /**
  * CiviCRM's ACL cache (table civicrm_acl_cache): the ACLs that apply to a contact, worked out
  * the first time the contact's access is checked and then kept (CRM_ACL_BAO_Cache::build,
- * CRM/ACL/BAO/Cache.php) until something resets it (CRM_ACL_BAO_Cache::resetCache):
+ * CRM/ACL/BAO/Cache.php) until something resets it (CRM_ACL_BAO_Cache::resetCache). All of it
+ * read in CRM/ACL/BAO/Cache.php, CRM/ACL/BAO/ACL.php and CRM/ACL/BAO/ACLEntityRole.php at 5.69
+ * and 6.14:
  *
  * - deleting an ACL (CRM_ACL_BAO_ACL::self_hook_civicrm_pre, on `delete` only); creating or
  *   editing one through the API does not;
  * - nothing in CRM_ACL_BAO_ACLEntityRole: AclRole writes never reset it (only the admin form
- *   CRM/ACL/Form/EntityRole.php does);
+ *   CRM/ACL/Form/EntityRole.php does, 5.69 and 6.14);
  * - a GroupContact add or remove, through CRM_Contact_BAO_Contact_Utils::clearContactCaches →
  *   CRM_ACL_BAO_Cache::opportunisticCacheFlush, only while the setting `acl_cache_refresh_mode`
- *   is `opportunistic` (its default; settings/Core.setting.php, added in 5.37); before 5.37 the
- *   reset was unconditional;
- * - Job.acl_cache_flush (api/v3/Job.php, from 5.37).
+ *   is `opportunistic` (its default; settings/Core.setting.php, added in 5.37: absent at 5.36,
+ *   present at 5.37); before 5.37 clearContactCaches called resetCache unconditionally (5.36);
+ * - Job.acl_cache_flush (api/v3/Job.php, from 5.37: absent at 5.36, present at 5.37).
  *
- * resetCache keeps rows younger than smartGroupCacheTimeout; the emulator drops them all.
- * Which ACLs apply follows CRM_ACL_BAO_ACL::getGroupACLRoles: the contact is Added to a group,
- * an active entity role gives that group an active acl_role option value, and an active ACL
- * of that role grants the access.
+ * resetCache keeps rows younger than smartGroupCacheTimeout (getCacheInvalidDateTime, 5.69);
+ * the emulator drops them all. Which ACLs apply follows CRM_ACL_BAO_ACL::getGroupACLRoles (5.69,
+ * 6.14): the contact is Added to a group, an active entity role gives that group an active
+ * acl_role option value, and an active ACL of that role grants the access.
  */
 import type { EmulatorDb } from './db.js';
 
@@ -27,7 +29,11 @@ export class AclCache {
 
   constructor(private readonly db: EmulatorDb) {}
 
-  /** The group ids a contact may edit, as CiviCRM decides it now: from the cache when there is an entry. */
+  /**
+   * The group ids a contact may edit, from the cache when there is an entry. Narrower than
+   * CRM_ACL_BAO_ACL::loadPermittedIDs (5.69): only `Edit` rows naming one group count; CiviCRM also
+   * lets `All` match, reads object_id 0 as every group, and lets a deny row take groups away.
+   */
   editableGroups(contactId: number): number[] {
     let aclIds = this.cached.get(contactId);
     if (!aclIds) {
@@ -42,7 +48,7 @@ export class AclCache {
     return [...new Set(groups)].sort((a, b) => a - b);
   }
 
-  /** CRM_ACL_BAO_Cache::resetCache */
+  /** CRM_ACL_BAO_Cache::resetCache (5.69, 6.14) */
   reset(): void {
     this.cached.clear();
   }
