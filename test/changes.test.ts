@@ -21,13 +21,13 @@ describe('og.group.created and og.group.updated', () => {
       });
     });
 
-    it(`${type}: the description when given, and the owner as an active admin`, () => {
+    it(`${type}: the description when given, and the owner with the group (their membership is their own)`, () => {
       expect(
         ledgerChangesOf({ type, group: { id: 42, title: 'Chess Club', description: 'Tuesdays', owner: ann } }),
       ).toEqual({
         ogId: 42,
         group: { ogId: 42, title: 'Chess Club', description: 'Tuesdays', ownerUid: 7, deleted: false },
-        members: [{ ogId: 42, uid: 7, state: 'active', isAdmin: true }],
+        members: [],
         users: [ann],
         completeMemberList: false,
       });
@@ -39,9 +39,10 @@ describe('og.group.created and og.group.updated', () => {
       expect(ledgerChangesOf({ type, group: { id: 42, title: 'Chess Club' } }).group).not.toHaveProperty('description');
     });
 
-    it(`${type}: an owner known by id only is still an active admin`, () => {
+    it(`${type}: an owner known by id only is still the owner`, () => {
       const changes = ledgerChangesOf({ type, group: { id: 5, title: 'T', owner: cyd } });
-      expect(changes.members).toEqual([{ ogId: 5, uid: 9, state: 'active', isAdmin: true }]);
+      expect(changes.group?.ownerUid).toBe(9);
+      expect(changes.members).toEqual([]);
       expect(changes.users).toEqual([cyd]);
     });
   }
@@ -133,30 +134,29 @@ describe('og.group.snapshot', () => {
     ]);
   });
 
-  it('the owner is an active admin whatever the list says about them', () => {
+  it("the owner's entry is their membership as listed; the owner goes with the group", () => {
     const changes = ledgerChangesOf({
       type: 'og.group.snapshot',
       group: { id: 42, title: 'T', owner: { id: 7 } },
       members: [member(ann, 'blocked', false), member(bob, 'active')],
     });
+    expect(changes.group?.ownerUid).toBe(7);
     expect(byUid(changes.members)).toEqual([
-      { ogId: 42, uid: 7, state: 'active', isAdmin: true },
+      { ogId: 42, uid: 7, state: 'blocked', isAdmin: false },
       { ogId: 42, uid: 8, state: 'active', isAdmin: false },
     ]);
     // The listed profile and the owner's are both remembered; the store merges them.
     expect(changes.users).toEqual(expect.arrayContaining([ann, bob, { id: 7 }]));
   });
 
-  it('an owner missing from the list is added as an active admin', () => {
+  it('an owner missing from the list has no entry of theirs; the store gives them a row to sync', () => {
     const changes = ledgerChangesOf({
       type: 'og.group.snapshot',
       group: { id: 42, title: 'T', owner: cyd },
       members: [member(bob, 'pending')],
     });
-    expect(byUid(changes.members)).toEqual([
-      { ogId: 42, uid: 8, state: 'pending', isAdmin: false },
-      { ogId: 42, uid: 9, state: 'active', isAdmin: true },
-    ]);
+    expect(changes.group?.ownerUid).toBe(9);
+    expect(byUid(changes.members)).toEqual([{ ogId: 42, uid: 8, state: 'pending', isAdmin: false }]);
     expect(changes.users).toEqual(expect.arrayContaining([bob, cyd]));
     expect(changes.users).toHaveLength(2);
   });

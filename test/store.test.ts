@@ -199,7 +199,7 @@ describe.each(STORES)('%s store', (_name, open) => {
   });
 
   describe('ledger effect of each event type', () => {
-    it('og.group.created: the group with title and description, dirty; the owner an active admin', async () => {
+    it("og.group.created: the group with title and description, dirty; the owner given the membership OG makes for an owner", async () => {
       await accept(groupCreated(42, 'Chess Club', { description: 'Tuesdays', owner: ann }), at(0));
       expect(await store.group(42)).toMatchObject({
         ogId: 42,
@@ -210,7 +210,9 @@ describe.each(STORES)('%s store', (_name, open) => {
         syncState: 'dirty',
         attempts: 0,
       });
-      expect(await store.members(42)).toMatchObject([{ ogId: 42, uid: 7, state: 'active', isAdmin: true, syncState: 'dirty' }]);
+      // Ownership, not this row, makes the owner an admin (the group's ownerUid).
+      expect(await store.group(42)).toMatchObject({ ownerUid: 7 });
+      expect(await store.members(42)).toMatchObject([{ ogId: 42, uid: 7, state: 'active', isAdmin: false, syncState: 'dirty' }]);
       expect(await userOf(store, 7)).toEqual(ann);
     });
 
@@ -266,11 +268,12 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect(await store.members(42)).toMatchObject([{ uid: 99, state: 'deleted' }]);
     });
 
-    it('og.group.snapshot: the group and every listed member, the owner an active admin', async () => {
+    it('og.group.snapshot: the group and every listed member, the owner as listed', async () => {
       await accept(snapshot(42, 'Chess Club', [member(bob, 'pending'), member(cyd, 'blocked'), member(ann, 'blocked')], ann), at(0));
       expect(await store.group(42)).toMatchObject({ title: 'Chess Club', deleted: false });
+      expect(await store.group(42)).toMatchObject({ ownerUid: 7 });
       expect((await store.members(42)).map((m) => [m.uid, m.state, m.isAdmin])).toEqual([
-        [7, 'active', true],
+        [7, 'blocked', false],
         [8, 'pending', false],
         [9, 'blocked', false],
       ]);
@@ -305,12 +308,12 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect((await store.group(42))?.title).toBe('Two');
     });
 
-    it('an older group update after a newer one has no effect', async () => {
+    it('an older group update after a newer one has no effect, the owner it names included', async () => {
       await accept(groupUpdated(42, 'New title'), at(10));
       await accept(groupUpdated(42, 'Old title', { owner: bob }), at(5));
       expect(await store.group(42)).toMatchObject({ title: 'New title', changedAt: at(10) });
-      // The owner is a membership of its own, ordered on its own.
-      expect(await memberOf(42, 8)).toMatchObject({ state: 'active', isAdmin: true });
+      expect(await store.group(42)).not.toHaveProperty('ownerUid');
+      expect(await memberOf(42, 8)).toBeUndefined();
     });
 
     it('a group deleted, then an older update: still deleted', async () => {
@@ -412,6 +415,20 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect(await store.group(42)).toMatchObject({ title: 'Chess Club', ownerUid: 7 });
       // The membership row is newer and stays as it was, but its rights changed: it is synced again.
       expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: false, syncState: 'dirty' });
+    });
+
+    it("is not made an admin by a group event: once the group changes hands, the old owner's own membership stands", async () => {
+      await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
+      await accept(joined(42, member(ann)), at(1));
+      await accept(groupUpdated(42, 'Chess Club', { owner: ann }), at(2));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: false });
+      await accept(groupUpdated(42, 'Chess Club', { owner: bob }), at(3));
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: false, syncState: 'dirty' });
+      // The new owner had no membership: given the one OG makes for an owner, which their own
+      // membership event, dated before the transfer or after, replaces.
+      expect(await memberOf(42, 8)).toMatchObject({ state: 'active', isAdmin: false, syncState: 'dirty' });
+      await accept(changed(42, member(bob, 'active', true)), at(1));
+      expect(await memberOf(42, 8)).toMatchObject({ state: 'active', isAdmin: true });
     });
 
     it('moves to a new owner: both are synced again; an update without an owner keeps it', async () => {

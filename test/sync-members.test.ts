@@ -70,6 +70,19 @@ describe('the membership table', () => {
     await rig.settle();
     expect(statusesOf(rig.emulator, 42, 1)).toEqual({ member: 'Added', acl: 'Added' });
   });
+
+  it('a group that changes hands: the old owner keeps their own membership and leaves the ACL group', async () => {
+    // As Drupal sends it: the node, then the membership OG makes for its owner (no role).
+    await rig.send('og.group.created', { group: { id: 42, title: 'Chess Club', owner: user(1) } }, at(0));
+    await rig.send('og.membership.created', membership(1, 'active', false), at(1));
+    await rig.send('og.group.updated', { group: { id: 42, title: 'Chess Club', owner: user(1) } }, at(2));
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 1)).toEqual({ member: 'Added', acl: 'Added' });
+    await rig.send('og.group.updated', { group: { id: 42, title: 'Chess Club', owner: user(2) } }, at(3));
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 1)).toEqual({ member: 'Added', acl: 'Removed' });
+    expect(statusesOf(rig.emulator, 42, 2)).toEqual({ member: 'Added', acl: 'Added' });
+  });
 });
 
 describe('contacts', () => {

@@ -11,7 +11,10 @@ export interface GroupWrite {
   /** Absent for a deletion, which keeps the last known title. */
   title?: string;
   description?: string;
-  /** The group's owner, an active admin whatever their membership says; absent keeps the last one. */
+  /**
+   * The group's owner, an active admin whatever their membership says (the store gives them a
+   * membership row to sync when they have none); absent keeps the last one.
+   */
   ownerUid?: number;
   deleted: boolean;
 }
@@ -39,11 +42,10 @@ export function ledgerChangesOf(change: OgChange): LedgerChanges {
     case 'og.group.created':
     case 'og.group.updated': {
       const { group } = change;
-      const owner = group.owner ? [ownerWrite(group.id, group.owner)] : [];
       return {
         ogId: group.id,
         group: groupWrite(group),
-        members: owner,
+        members: [],
         users: group.owner ? [group.owner] : [],
         completeMemberList: false,
       };
@@ -73,10 +75,10 @@ export function ledgerChangesOf(change: OgChange): LedgerChanges {
       };
     case 'og.group.snapshot': {
       const { group } = change;
-      // One write per uid: the owner overrides a listed entry, and a later duplicate wins.
+      // One write per uid, a later duplicate winning. The owner's entry is their membership as OG
+      // lists it: ownership, not the membership, makes them an admin, and outlasts no transfer.
       const byUid = new Map<number, MemberWrite>();
       for (const member of change.members) byUid.set(member.user.id, memberWrite(group.id, member));
-      if (group.owner) byUid.set(group.owner.id, ownerWrite(group.id, group.owner));
       return {
         ogId: group.id,
         group: groupWrite(group),
@@ -100,11 +102,6 @@ function groupWrite(group: OgGroup): GroupWrite {
 
 function memberWrite(ogId: number, member: OgMember): MemberWrite {
   return { ogId, uid: member.user.id, state: member.state, isAdmin: member.isAdmin };
-}
-
-/** The owner's membership row, so the owner is among the members to sync. */
-function ownerWrite(ogId: number, owner: OgUser): MemberWrite {
-  return { ogId, uid: owner.id, state: 'active', isAdmin: true };
 }
 
 /** The members whose rights change when a group's owner goes from `before` to `next`. */

@@ -305,6 +305,7 @@ export class Ledger implements Store {
       if (applied.length > 0) {
         targets.add(0);
         ownerChange = changedOwner(before?.owner_uid ?? undefined, g.ownerUid);
+        if (g.ownerUid !== undefined) this.#giveOwnerARow(db, ogId, g.ownerUid, seq);
         // Membership changes made while the group was deleted were not written anywhere.
         if (before?.deleted === 1 && !g.deleted) await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
       }
@@ -341,6 +342,20 @@ export class Ledger implements Store {
     }
 
     this.#addTargets(db, [...targets].map((uid) => ({ event_seq: seq, og_id: ogId, uid })));
+  }
+
+  /**
+   * The owner is an active admin by ownership, so must be among the members synced. One with no
+   * membership row yet gets the one OG makes for a group's owner (og_entity_insert: active, no
+   * role), dated before any real change so that the owner's own membership events outrank it, and
+   * it is what they keep once the group changes hands. A row they have is never overwritten.
+   */
+  #giveOwnerARow(db: Transaction, ogId: number, uid: number, seq: number): void {
+    db.send(
+      `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq) VALUES (?, ?, 'active', 0, ?, ?)
+       ON CONFLICT (og_id, uid) DO NOTHING`,
+      [ogId, uid, PLACEHOLDER_CHANGED_AT, seq],
+    );
   }
 
   /**
