@@ -66,6 +66,8 @@ export interface Group {
   attempts: number;
   lastError?: string;
   syncedAt?: number;
+  /** An administrator by ownership, whatever their membership says. */
+  ownerUid?: number;
   civi?: { memberGroupId?: number; aclGroupId?: number; roleId?: number; roleValue?: number };
 }
 export interface Member {

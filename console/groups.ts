@@ -90,7 +90,7 @@ export function GroupPage({ ogId }: { ogId: number }) {
         <tbody>
           ${members.rows.map(
             (m) => html`<tr key=${m.uid}>
-              <td>${m.uid}</td><td>${m.state}</td><td>${m.isAdmin ? 'yes' : ''}</td>
+              <td>${m.uid}</td><td>${m.state}</td><td>${m.uid === g?.ownerUid ? 'owner' : m.isAdmin ? 'yes' : ''}</td>
               <td><${StateBadge} state=${m.syncState} /></td>
               <td>${[m.civiMemberStatus && `member group: ${m.civiMemberStatus}`, m.civiAclStatus && `ACL group: ${m.civiAclStatus}`].filter(Boolean).join(', ')}</td>
               <td class="reason">${m.lastError ?? ''}</td>

@@ -442,7 +442,8 @@ describe('GET /admin/groups/{ogId}', () => {
     expect(res.json()).toMatchObject({
       group: { ogId: 42, title: 'Chess Club', deleted: false, syncState: 'dirty' },
       members: [
-        { uid: 7, state: 'active', isAdmin: true, syncState: 'dirty' },
+        // The owner: an administrator by ownership (the group's ownerUid), not by this membership.
+        { uid: 7, state: 'active', isAdmin: false, syncState: 'dirty' },
         { uid: 9, state: 'pending', isAdmin: false, syncState: 'dirty' },
       ],
     });

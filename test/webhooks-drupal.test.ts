@@ -53,7 +53,8 @@ describe('group nodes', () => {
       description: 'We meet every Tuesday at 7 pm.\nBeginners & experts welcome — bring a board!',
       deleted: false,
     });
-    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: true })]);
+    expect(await app.store.group(42)).toMatchObject({ ownerUid: 7 });
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: false })]);
     expect(await userOf(app.store, 7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
   });
 

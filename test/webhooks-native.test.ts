@@ -53,10 +53,11 @@ describe('202 accepted', () => {
     expect(await app.store.eventCounts()).toMatchObject({ accepted: 1, pending: 1 });
   });
 
-  it('og.group.created records the group, its owner as an active admin, and the owner profile', async () => {
+  it('og.group.created records the group, its owner (an admin by ownership), and the owner profile', async () => {
     await deliver(sampleBody('og.group.created'));
     expect(await app.store.group(42)).toMatchObject({ ogId: 42, title: 'Chess Club', description: 'Tuesdays at 7 pm', deleted: false });
-    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: true })]);
+    expect(await app.store.group(42)).toMatchObject({ ownerUid: 7 });
+    expect(await app.store.members(42)).toEqual([expect.objectContaining({ uid: 7, state: 'active', isAdmin: false })]);
     expect(await userOf(app.store, 7)).toEqual({ id: 7, email: 'ann@example.org', firstName: 'Ann', lastName: 'Lee' });
   });
 

@@ -168,7 +168,7 @@ export const MemberRecord = Type.Object(
     ogId: Type.Integer(),
     uid: Type.Integer({ description: 'Drupal user id' }),
     state: Type.Enum(['active', 'pending', 'blocked', 'deleted']),
-    isAdmin: Type.Boolean(),
+    isAdmin: Type.Boolean({ description: "The OG administrator role, as the membership has it (the group's owner is an administrator by ownership: see the group's ownerUid)" }),
     changedAt: EpochMs('Time of the change that set the membership'),
     syncState: ref(SyncState),
     dirtySeq: Type.Integer(),
