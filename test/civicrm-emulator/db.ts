@@ -13,7 +13,7 @@ export interface GroupRow extends Row {
   readonly title: string;
   readonly description: string | null;
   readonly source: string | null;
-  /** Option values of `group_type`: 1 Access Control, 2 Mailing List. */
+  /** Option values of `group_type`: 1 Access Control, 2 Mailing List (sql/civicrm_data/civicrm_option_group/group_type.sqldata.php, 5.69). */
   readonly group_type: readonly number[];
   readonly is_active: boolean;
   readonly visibility: string;
@@ -27,7 +27,10 @@ export interface GroupContactRow extends Row {
   readonly group_id: number;
   readonly contact_id: number;
   readonly status: GroupContactStatus;
-  /** Date and method of the latest subscription history entry (shown by GroupContact.get per contact). */
+  /**
+   * Date and method of the subscription history entry (civicrm_subscription_history), which
+   * CRM_Contact_BAO_GroupContact::getContactGroup joins in for GroupContact.get per contact (5.69).
+   */
   readonly date: string;
   readonly method: string;
 }
@@ -83,7 +86,10 @@ export interface AclRow extends Row {
   readonly object_table: string;
   readonly object_id: number | null;
   readonly is_active: boolean;
-  /** Only exists from CiviCRM 5.64 on; the API hides it for older versions. */
+  /**
+   * Only exists from CiviCRM 5.64 on (FiveSixtyFour.php adds `priority int NOT NULL DEFAULT 0`;
+   * absent from CRM/ACL/DAO/ACL.php at 5.63); the API hides it for older versions.
+   */
   readonly priority: number;
 }
 
@@ -116,12 +122,17 @@ export interface NewGroup {
 /** The single CiviCRM domain the emulator models. */
 export const DOMAIN_ID = 1;
 
-/** A MySQL DATETIME for "now", as CiviCRM stores dates. */
+/** A MySQL DATETIME for "now"; CiviCRM writes date('YmdHis') (CRM/Contact/BAO/GroupContact.php, 5.69). */
 export function sqlNow(): string {
   return new Date().toISOString().slice(0, 19).replace('T', ' ');
 }
 
-/** display_name and sort_name as CiviCRM builds them for an Individual. */
+/**
+ * display_name and sort_name as CRM_Contact_BAO_Individual::format builds them for an Individual
+ * (CRM/Contact/BAO/Individual.php with the default display_name_format / sort_name_format of
+ * settings/Core.setting.php, 5.69): `first last` and `last, first`, the primary email when both
+ * are empty. Prefix and suffix are not modelled.
+ */
 export function contactNames(first: string | null, last: string | null, email: string | null): {
   display_name: string | null;
   sort_name: string | null;
@@ -152,7 +163,7 @@ export class EmulatorDb {
     readonly groupName: Index<GroupRow>;
     readonly groupTitle: Index<GroupRow>;
     readonly groupSource: Index<GroupRow>;
-    /** `${group_id}:${contact_id}` — one row per pair, as the UNIQUE key demands. */
+    /** `${group_id}:${contact_id}` — one row per pair, as the UNIQUE key UI_contact_group demands (xml/schema/Contact/GroupContact.xml, 5.69). */
     readonly membership: Index<GroupContactRow>;
     readonly groupMembers: Index<GroupContactRow>;
     readonly contactMemberships: Index<GroupContactRow>;
@@ -209,11 +220,13 @@ export class EmulatorDb {
   }
 
   /**
-   * A merge as CiviCRM's dedupe makes it (CRM/Dedupe/Merger.php, 5.x/6.x), `other` into `main`:
-   * the main contact's own UFMatch goes and the other's moves to it (operationSql for
-   * civicrm_uf_match), the other's group memberships move where the main contact has none
-   * (CRM_Contact_BAO_GroupContact::mergeGroupContact), and the other contact goes to the trash
-   * (Contact.delete without skip_undelete: is_deleted = 1).
+   * A merge as CiviCRM's dedupe makes it (CRM/Dedupe/Merger.php, checked at 5.69 and 6.14), `other`
+   * into `main`: the main contact's own UFMatch goes and the other's moves to it (operationSql for
+   * civicrm_uf_match), the other's group memberships move where the main contact has none and an
+   * Added one upgrades the main contact's row (CRM_Contact_BAO_GroupContact::mergeGroupContact,
+   * 5.69 and 6.14), and the other contact goes to the trash (Merger calls Contact.delete without
+   * skip_undelete: is_deleted = 1). mergeGroupContact then deletes every group_contact row the other
+   * contact still has; the emulator leaves those rows in place.
    */
   mergeContacts(main: number, other: number): void {
     for (const link of [...this.by.ufContact.get(`${DOMAIN_ID}:${main}`)]) this.ufMatches.delete(link.id);
@@ -226,7 +239,11 @@ export class EmulatorDb {
     this.contacts.update(other, { is_deleted: true });
   }
 
-  /** Adds an email; the contact's first one becomes primary. */
+  /**
+   * Adds an email; the contact's first one becomes primary. Location type 1: Contact.create gives a
+   * new contact's email CRM_Core_BAO_LocationType::getDefault() (api/v3/Contact.php, 5.69), `Home`,
+   * the first and default row of sql/civicrm_data/civicrm_location_type.sqldata.php (5.69).
+   */
   addEmail(contactId: number, email: string): number {
     const isFirst = this.by.contactEmails.get(String(contactId)).length === 0;
     return this.emails.insert({ contact_id: contactId, email, is_primary: isFirst, location_type_id: 1 }).id;
@@ -236,6 +253,7 @@ export class EmulatorDb {
     return this.ufMatches.insert({ domain_id: DOMAIN_ID, uf_id: ufId, uf_name: ufName, contact_id: contactId }).id;
   }
 
+  /** Schema defaults (xml/schema/Contact/Group.xml, 5.69): active, visibility `User and User Admin Only`. */
   addGroup(group: NewGroup): number {
     const id = this.groups.peekNextId();
     return this.groups.insert({
@@ -254,7 +272,10 @@ export class EmulatorDb {
     }).id;
   }
 
-  /** Puts a contact into a group with the given status, replacing any row for the pair. */
+  /**
+   * Puts a contact into a group with the given status, replacing any row for the pair. Method
+   * `Admin` is addContactsToGroup's default (CRM/Contact/BAO/GroupContact.php, 5.69).
+   */
   addGroupContact(groupId: number, contactId: number, status: GroupContactStatus = 'Added'): number {
     const old = this.membership(groupId, contactId);
     if (old) this.groupContacts.delete(old.id);
@@ -321,7 +342,15 @@ export class EmulatorDb {
     return groupId === undefined ? [] : this.by.optionGroupValues.get(String(groupId));
   }
 
-  /** What a fresh CiviCRM install has that the sync can run into. */
+  /**
+   * Part of what a fresh CiviCRM install has that the sync can run into: the `acl_role` option group
+   * with Administrator (1) and Authenticated (2). A 5.69 install has more
+   * (sql/civicrm_data/civicrm_option_group/acl_role.sqldata.php: also `Everyone` (0, reserved), names
+   * `Admin` and `Auth`, Authenticated reserved; xml/templates/civicrm_acl.tpl, which
+   * setup/src/Setup/SchemaGenerator.php generateBasicData loads: group 1
+   * `Administrators`, an `Edit All Contacts` ACL for role 1 on all groups, and that group's entity
+   * role); the group's id 43 is the emulator's own.
+   */
   private seedStockData(): void {
     const aclRole = this.optionGroups.insert({ id: 43, name: 'acl_role', title: 'ACL Role' });
     const roles = [

@@ -1,7 +1,9 @@
 /**
- * API v3 result envelopes (civicrm_api3_create_success / create_error) and the
- * conversion of stored rows into API records: every value a string, booleans as
- * '1'/'0', serialized multi-values as arrays of strings, NULL columns left out.
+ * API v3 result envelopes (civicrm_api3_create_success / civicrm_api3_create_error, api/v3/utils.php,
+ * checked at 5.69 and 6.14) and the conversion of stored rows into API records: every value a
+ * string as MySQL hands it over, booleans as '1'/'0', serialized multi-values as arrays of strings
+ * (_civicrm_api3_separate_values), NULL columns left out (Civi/API/SelectQuery.php run(), 5.69,
+ * which also drops empty strings; the emulator keeps those).
  */
 export type ApiRecord = Record<string, unknown>;
 export type Params = Record<string, unknown>;
@@ -44,6 +46,8 @@ export function isSequential(params: Params): boolean {
  * A success envelope for records keyed by id. `id` is the key of a single result,
  * a number (PHP array keys are integers), while each record's own `id` is a string.
  * No records give `values: []`, since PHP encodes an empty array as a JSON list.
+ * civicrm_api3_create_success (5.69, 6.14) sets is_error, version, count, id, values in that
+ * order; here `id` comes after `values` (same JSON object, different key order).
  */
 export function success(entries: ReadonlyArray<readonly [number, unknown]>, params: Params): SuccessEnvelope {
   const envelope: SuccessEnvelope = { is_error: 0, version: 3, count: entries.length, values: [] };
@@ -63,12 +67,12 @@ export function successRecords(records: readonly ApiRecord[], params: Params): S
   );
 }
 
-/** Results whose values are not records (`create_success(1)`, `create_success(TRUE)`). */
+/** Results whose values are not records (`create_success(1)`, `create_success(TRUE)`: count 1, api/v3/utils.php, 5.69). */
 export function successFlag(values: 1 | true, extra: Params = {}): SuccessEnvelope {
   return { is_error: 0, version: 3, count: 1, values, ...extra };
 }
 
-/** civicrm_api3_create_error: the data first, then the flag and message. */
+/** civicrm_api3_create_error (api/v3/utils.php, 5.69 and 6.14): the data first, then the flag and message. */
 export function errorResult(message: string, data: Params = {}): Params {
   return { ...data, is_error: 1, error_message: message };
 }

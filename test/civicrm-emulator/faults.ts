@@ -21,15 +21,20 @@ export interface EmulatorFaults {
   rejectEmail(email: string, message?: string): void;
   /**
    * The next `n` calls of `entity`.`action` fail as a MySQL error in them does (a lock wait timed
-   * out, 1205, or a deadlock, 1213): packages/DB/mysqli.php's errorcode_map has no code for
-   * either, so PEAR DB words them as DB_ERROR, `DB Error: unknown error`.
+   * out, 1205, or a deadlock, 1213), worded `DB Error: unknown error` (DB_ERROR). That is right only
+   * where PEAR DB's DB/mysqli.php errorcode_map lacks both codes: pear/db v1.10.0, which CiviCRM
+   * 5.30–5.41 pin in composer.lock. civicrm-packages' own DB/mysqli.php mapped them from 2019-12-19
+   * until it was dropped on 2020-08-01, and pear/db v1.11.0 (pinned by 5.42 to 5.69) and v1.12.1 map
+   * 1205 to `database lock timeout` and 1213 to `deadlock`.
    */
   failCalls(entity: string, action: string, n?: number): void;
   /**
    * Calls of `entity`.`action` are refused as to an API user without `permission`: REST calls
-   * check permissions (CRM/Utils/REST.php sets check_permissions), and
-   * Civi/API/Subscriber/PermissionCheck.php (5.x) throws an UnauthorizedException
-   * (Civi/API/Exception/UnauthorizedException.php: `error_code` `unauthorized`) with this message.
+   * check permissions (CRM/Utils/REST.php process() sets check_permissions), and
+   * Civi/API/Subscriber/PermissionCheck.php throws an UnauthorizedException
+   * (Civi/API/Exception/UnauthorizedException.php: `error_code` CRM_Core_Exception::UNAUTHORIZED,
+   * `unauthorized`) with this message; all three read at 5.69 and 6.14. The default permission is
+   * the catch-all of CRM_Core_Permission::getEntityActionPermissions (CRM/Core/Permission.php, 5.69).
    */
   refuseCalls(entity: string, action: string, permission?: string): void;
   clear(): void;
@@ -55,6 +60,7 @@ export class Faults implements EmulatorFaults {
     this.delayMs = ms;
   }
 
+  /** The default message is the emulator's own wording, not read in CiviCRM. */
   rejectEmail(email: string, message = `Email '${email}' is not valid.`): void {
     this.rejected.set(collationKey(email), message);
   }

@@ -1,6 +1,7 @@
 /**
  * Form fields as PHP sees them ($_GET, $_POST): `a.b` and `a b` arrive as `a_b`,
- * `a[x]=1` and `a[]=1` build nested arrays, and the request body counts only when
+ * `a[x]=1` and `a[]=1` build nested arrays (php_register_variable_ex in php-src
+ * main/php_variables.c, as read in a PHP 8 copy), and the request body counts only when
  * form-encoded — a JSON body leaves $_POST empty.
  */
 export type FormFields = Record<string, unknown>;
@@ -70,7 +71,7 @@ export function textField(fields: FormFields, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** $_REQUEST as CRM_Utils_Request::exportValues() builds it: the body's fields win. */
+/** $_REQUEST as CRM_Utils_Request::exportValues() builds it, $_GET then $_POST: the body's fields win (CRM/Utils/Request.php, 4.7 and 5.69). */
 export function requestFields(query: string, body: string, contentType: string | undefined): FormFields {
   const isForm = (contentType ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
   return { ...parseForm(query), ...(isForm ? parseForm(body) : {}) };

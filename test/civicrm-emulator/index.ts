@@ -55,7 +55,8 @@ export interface CiviEmulator {
   /**
    * The version the emulator plays; may change at runtime. Moving from before
    * 5.64 to 5.64 or later runs that upgrade's rewrite of group ACLs
-   * (object_table civicrm_saved_search → civicrm_group).
+   * (object_table civicrm_saved_search → civicrm_group:
+   * CRM/Upgrade/Incremental/sql/5.64.alpha1.mysql.tpl, read at 5.64).
    */
   version: string;
   /** HTTP requests received (an api3 multi-call counts once). */
@@ -151,6 +152,9 @@ class Emulator implements CiviEmulator {
   set version(next: string) {
     const crossing =
       compareVersions(this.currentVersion, GROUP_ACL_TABLE_CHANGE) < 0 && compareVersions(next, GROUP_ACL_TABLE_CHANGE) >= 0;
+    // The object_table UPDATE of 5.64.alpha1.mysql.tpl. That script also sets priority = id and
+    // deletes ACLs whose object_table is none of group, saved search, profile, custom group, event;
+    // the emulator does neither.
     if (crossing) {
       for (const acl of this.db.acls.filter((a) => a.object_table === 'civicrm_saved_search')) {
         this.db.acls.update(acl.id, { object_table: 'civicrm_group' });

@@ -1,6 +1,7 @@
 /**
- * The `get` machinery of API v3 (_civicrm_api3_get_options_from_params and
- * Api3SelectQuery): filters with SQL operators, sort, limit/offset, return.
+ * The `get` machinery of API v3 (_civicrm_api3_get_options_from_params in api/v3/utils.php,
+ * Civi/API/Api3SelectQuery.php buildWhereClause and Civi/API/SelectQuery.php, all checked at 5.69
+ * and 6.14): filters with SQL operators, sort, limit/offset, return.
  */
 import { collationKey, compareText } from './collation.js';
 import type { Params } from './envelope.js';
@@ -18,7 +19,11 @@ export interface Column<R> {
 
 export type Columns<R> = Readonly<Record<string, Column<R>>>;
 
-/** CRM_Core_DAO::acceptedSQLOperators(), compared case-sensitively as PHP's in_array does. */
+/**
+ * CRM_Core_DAO::acceptedSQLOperators() (CRM/Core/DAO.php, 5.69 and 6.14), compared strictly as
+ * Api3SelectQuery's in_array(…, TRUE) does. IS EMPTY and IS NOT EMPTY are the emulator's own:
+ * that list has never held them, and Api3SelectQuery treats any other key as a value for `=`.
+ */
 const OPERATORS = new Set([
   '=', '<=', '>=', '>', '<', 'LIKE', '<>', '!=', 'NOT LIKE', 'IN', 'NOT IN',
   'BETWEEN', 'NOT BETWEEN', 'IS NOT NULL', 'IS NULL', 'IS EMPTY', 'IS NOT EMPTY',
@@ -44,7 +49,11 @@ function isInteger(value: unknown): boolean {
   return (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value));
 }
 
-/** Later spellings win, then `options`, exactly in CiviCRM's order. */
+/**
+ * Later spellings win, then `options`, in _civicrm_api3_get_options_from_params's order
+ * (option_sort over option.sort over sort; option_limit over option.limit over rowCount; default
+ * limit 25; a limit that is 0 or no integer means no LIMIT).
+ */
 export function readOptions(params: Params): GetOptions {
   const pick = (names: readonly string[], fallback: unknown): unknown =>
     names.reduce<unknown>((value, name) => (params[name] !== undefined ? params[name] : value), fallback);
@@ -84,14 +93,17 @@ function parseFilters<R>(params: Params, columns: Columns<R>): Filter<R>[] {
   const filters: Filter<R>[] = [];
   for (const [field, raw] of Object.entries(params)) {
     const column = columns[field];
-    // Unknown keys (options, chained calls…) and NULL values are no filters, as in CiviCRM.
+    // Unknown keys (options, chained calls…) and NULL values are no filters, as in
+    // Api3SelectQuery::buildWhereClause.
     if (!column || raw === null || raw === undefined) continue;
     if (Array.isArray(raw)) {
-      // `field = (a, b)`: MySQL accepts one operand only.
+      // CiviCRM wraps a plain array as `=` (Api3SelectQuery); that it fails in SQL unless it holds
+      // one value is the emulator's reading, not checked against MySQL.
       if (raw.length !== 1) throw dbError('unknown error');
       filters.push({ field, column, op: '=', value: raw[0] });
     } else if (typeof raw === 'object') {
       const [op, value] = Object.entries(raw as Params)[0] ?? [];
+      // An unknown operator key ends up the same way (wrapped as `=`), modelled as a DB error.
       if (op === undefined || !OPERATORS.has(op)) throw dbError('unknown error');
       filters.push({ field, column, op, value });
     } else {
@@ -199,6 +211,7 @@ function sorter<R>(sort: string, columns: Columns<R>): (a: R, b: R) => number {
   const keys = sort.split(',').map((part) => {
     const [field = '', direction = 'ASC'] = part.trim().split(/\s+/);
     const column = columns[field];
+    // SelectQuery::buildOrderBy's message for a field it does not know.
     if (!column) throw new ApiError(`Unknown field specified for sort. Cannot order by '${part.trim()}'`);
     return { column, sign: direction.toUpperCase() === 'DESC' ? -1 : 1 };
   });
@@ -206,7 +219,7 @@ function sorter<R>(sort: string, columns: Columns<R>): (a: R, b: R) => number {
     for (const { column, sign } of keys) {
       const x = normalize(column.kind, column.read(a));
       const y = normalize(column.kind, column.read(b));
-      // MySQL puts NULLs first in ascending order.
+      // MySQL puts NULLs first in ascending order (MySQL's behaviour, not read in its source here).
       const d = x === null ? (y === null ? 0 : -1) : y === null ? 1 : compare(column.kind, x, y);
       if (d !== 0) return sign * d;
     }
@@ -221,7 +234,8 @@ export interface Selection<R> {
 
 /**
  * Runs a `get`: filters from `params` on known columns, then sort, offset and limit.
- * `tieBreak` orders rows that the sort leaves equal (MySQL returns them by primary key).
+ * `tieBreak` orders rows that the sort leaves equal; primary key order is what InnoDB usually
+ * returns without ORDER BY, an assumption rather than a guarantee.
  */
 export function select<R>(
   all: () => Iterable<R>,

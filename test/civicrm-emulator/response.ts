@@ -5,7 +5,12 @@ export interface HttpResponse {
   readonly body: string;
 }
 
-/** json_encode with JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE, which JSON.stringify matches. */
+/**
+ * CRM_Utils_REST::output and CRM_Utils_JSON::output: json_encode with JSON_UNESCAPED_SLASHES |
+ * JSON_UNESCAPED_UNICODE since 6.8 (commit f372f10074; read at 6.14), which JSON.stringify matches.
+ * Up to 6.7 (read at 5.69) both call json_encode with no flags, so `/` goes out as `\/` and
+ * non-ASCII as `\uXXXX`: the same JSON values in other bytes.
+ */
 export function jsonResponse(value: unknown, contentType = 'application/json', status = 200): HttpResponse {
   return { status, contentType, body: JSON.stringify(value) };
 }
@@ -14,6 +19,7 @@ export function textResponse(status: number, contentType: string, body: string):
   return { status, contentType, body };
 }
 
+/** An HTML page in the CMS's style; the markup is the emulator's own. */
 export function htmlPage(status: number, title: string, message: string): HttpResponse {
   return textResponse(
     status,

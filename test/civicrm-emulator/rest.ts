@@ -1,5 +1,6 @@
 /**
- * CRM_Utils_REST: from form fields to API calls and back to JSON (or XML).
+ * CRM_Utils_REST: from form fields to API calls and back to JSON (or XML). Everything here
+ * follows CRM/Utils/REST.php (and extern/rest.php), read at 5.69 and 6.14 unless said otherwise.
  *
  * - /civicrm/ajax/rest (CRM_Utils_REST::ajax) answers `entity=api3` with several
  *   calls at once (processMultiple); extern/rest.php (handle) does not.
@@ -43,7 +44,10 @@ export interface RestDeps {
 
 const SKIPPED_FIELDS = new Set(['q', 'json', 'key', 'api_key', 'entity', 'action']);
 
-/** CRM_Utils_REST::buildParamList; null when the json field cannot be decoded. */
+/**
+ * CRM_Utils_REST::buildParamList; null when the json field cannot be decoded. CiviCRM also copies
+ * an array `return` into `return.<field>` keys; readReturn in query.ts reads the array itself.
+ */
 function buildParamList(fields: FormFields): Params | null {
   let params: Params = {};
   const json = fields['json'];
@@ -58,14 +62,17 @@ function buildParamList(fields: FormFields): Params | null {
   return params;
 }
 
-/** CRM_Utils_JSON::output of the (mis-built) array buildParamList answers undecodable JSON with. */
+/** CRM_Utils_JSON::output of the (mis-built) array buildParamList answers undecodable JSON with (4.7, 5.69, 6.14). */
 const UNDECODABLE = jsonResponse({ is_error: 1, 0: 'error_message', 1: 'Unable to decode supplied JSON.' });
 
 function isHierarchical(value: object): boolean {
   return Object.values(value).some((v) => typeof v === 'object' && v !== null);
 }
 
-/** The array CRM_Utils_REST::output encodes: scalars wrapped, `is_error` added to flat arrays. */
+/**
+ * The array CRM_Utils_REST::output encodes: scalars wrapped, `is_error` added to flat arrays.
+ * CiviCRM's `Could not interpret…` array (CRM_Utils_REST::error) has error_message before is_error.
+ */
 function outputValue(result: unknown): unknown {
   if (result === null || result === undefined) return errorResult('Could not interpret return values from function.');
   // PHP's `if (!$result) $result = 0;`: '0' is falsy too.
@@ -78,7 +85,10 @@ function escapeXml(value: unknown): string {
   return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** CRM_Utils_Array::xml */
+/**
+ * CRM_Utils_Array::xml (CRM/Utils/Array.php, 5.69 and 6.14). CiviCRM escapes & < > and turns
+ * \x01 into a comma (escapeXML), and does not rewrite spaces in tag names.
+ */
 function xmlOf(value: object, depth: number): string {
   const pad = ' '.repeat(depth * 4);
   return Object.entries(value)
@@ -90,7 +100,10 @@ function xmlOf(value: object, depth: number): string {
     .join('');
 }
 
-/** Answers JSON when the request had a non-empty `json` field, XML otherwise, as CiviCRM does. */
+/**
+ * Answers JSON when the request had a non-empty `json` field, XML otherwise, as CiviCRM does.
+ * In the XML of `values`, REST.php writes scalar values unescaped; the emulator escapes them.
+ */
 function output(result: unknown, fields: FormFields): HttpResponse {
   const value = outputValue(result) as Params;
   if (!isEmpty(fields['json'])) return jsonResponse(value);
@@ -116,13 +129,14 @@ export class Rest {
     return req.endpoint === 'ajax' ? this.ajax(req) : this.extern(req);
   }
 
-  /** CRM_Utils_REST::ajax, after authx has looked at the credentials. */
+  /** CRM_Utils_REST::ajax, after authx has looked at the credentials (ext/authx, since 5.36). */
   private ajax(req: RestRequest): HttpResponse {
     const auth = authenticateAjax(req.headers, req.fields, this.deps.keys);
     if (auth.kind === 'rejected') return auth.response;
     this.deps.actAs(auth.contactId);
-    // CiviCRM's CSRF guard. Sites without authx's legacyrest flow demand X-Requested-With from
-    // key/api_key callers; the emulator keeps that stricter rule so a client passing here passes everywhere.
+    // CiviCRM's CSRF guard. Since 5.47 CRM_Utils_REST::isWebServiceRequest lets authx's legacyrest
+    // flow through without X-Requested-With (read at 5.69 and 6.14); before, key/api_key callers
+    // needed it. The emulator keeps that stricter rule so a client passing here passes everywhere.
     if (auth.flow !== 'xheader' && req.headers['x-requested-with'] !== 'XMLHttpRequest') {
       return jsonResponse(
         errorResult('SECURITY ALERT: Ajax requests can only be issued by javascript clients, eg. CRM.api3().', {
@@ -144,7 +158,7 @@ export class Rest {
     return output(this.process(req, entity, action, params), req.fields);
   }
 
-  /** extern/rest.php: bootAndRun → loadCMSBootstrap → handle. */
+  /** extern/rest.php: bootAndRun → loadCMSBootstrap → handle (present at 5.69 and 6.14). */
   private extern(req: RestRequest): HttpResponse {
     const auth = authenticateExtern(req.fields, this.deps.keys);
     if ('error' in auth) return output({ error_message: auth.error, is_error: 1 }, req.fields);
@@ -156,7 +170,8 @@ export class Rest {
 
   /**
    * processMultiple: `json` maps keys to `[entity, action, params]`; the answer
-   * maps the same keys to each call's own result, envelope and all.
+   * maps the same keys to each call's own result, envelope and all. Only ajax() offers it
+   * (`entity=api3`).
    */
   private processMultiple(req: RestRequest): unknown {
     let calls: unknown;
@@ -171,12 +186,16 @@ export class Rest {
       const given = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Params) : {};
       return [key, this.process(req, String(entity ?? ''), String(action ?? ''), given)] as const;
     });
-    // array_merge renumbers integer keys, so a list of calls gets a list of results.
+    // output()'s array_merge renumbers integer keys, so a list of calls gets a list of results.
     if (entries.every(([key]) => /^\d+$/.test(key))) return entries.map(([, result]) => result);
     return Object.fromEntries(entries);
   }
 
-  /** CRM_Utils_REST::process: the GET guard, then the API itself. */
+  /**
+   * CRM_Utils_REST::process: the GET guard, then the API itself. REST.php tests
+   * `strtolower($args[2] != 'check')`, a case-sensitive `!= 'check'`; the emulator lets any case
+   * of `check` through.
+   */
   private process(req: RestRequest, entity: string, action: string, params: Params): unknown {
     const method = req.method === 'GET' ? 'GET' : 'POST';
     let result: unknown;

@@ -11,7 +11,9 @@ import { requestFields } from './form.js';
 import { htmlPage, jsonResponse, type HttpResponse } from './response.js';
 import type { Endpoint, RestRequest } from './rest.js';
 
+/** The menu path of CRM_Utils_REST::ajax (CRM/Core/xml/Menu/Misc.xml, 5.69). */
 export const REST_PATH = '/civicrm/ajax/rest';
+/** extern/rest.php where a Drupal 7 site keeps the civicrm module; the layout is the emulator's pick. */
 export const LEGACY_PATH = '/sites/all/modules/civicrm/extern/rest.php';
 
 const ENDPOINTS: Readonly<Record<string, Endpoint>> = { [REST_PATH]: 'ajax', [LEGACY_PATH]: 'extern' };
@@ -104,7 +106,7 @@ export class Transport {
     return options.handle({
       endpoint,
       method: req.method ?? 'GET',
-      // PHP fills $_POST for POST requests only.
+      // PHP fills $_POST for POST requests only (PHP's behaviour, not read in its source here).
       fields: requestFields(url.search.slice(1), req.method === 'POST' ? body : '', req.headers['content-type']),
       headers: req.headers as Headers,
       remoteAddress: req.socket.remoteAddress ?? '127.0.0.1',

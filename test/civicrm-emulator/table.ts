@@ -3,7 +3,8 @@
  *
  * Rows are immutable snapshots: an update replaces the stored object, so a row
  * read earlier keeps its old values. Ids come from an auto-increment counter that
- * a rollback does not rewind, as in MySQL.
+ * a rollback does not rewind, as with InnoDB's AUTO_INCREMENT (MySQL's behaviour, not
+ * read in its source here).
  */
 
 export interface Row {
@@ -26,7 +27,9 @@ export class Journal {
 
   /**
    * Runs `work` atomically. A transaction already open is joined, as CiviCRM's
-   * nested API calls reuse the outer transaction; only the outermost one rolls back.
+   * nested API calls reuse the outer transaction unless `is_transactional` is `nest`
+   * (Civi/API/Subscriber/TransactionSubscriber.php isNested, 5.69 and 6.14); only the outermost
+   * one rolls back.
    */
   atomically<T>(work: () => T): T {
     if (this.undo) return work();

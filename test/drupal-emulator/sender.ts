@@ -12,8 +12,10 @@
  * - 3.x: `X-Hub-Signature-256: sha256=<hex>` next to the sha1 header, as ../shared/CONTRACT.md
  *   states it. No 3.x source could be read here; this profile follows the contract.
  *
- * The module posts synchronously inside the entity save, with no retry (WebhooksService::send
- * catches the Guzzle exception and only logs "Dispatch Failed").
+ * The module posts synchronously inside the entity save (webhooks_entity_insert/update/delete
+ * call WebhooksService::send), with no retry (send catches the Guzzle exception and only logs
+ * "Dispatch Failed"); read at alpha6 and alpha8. alpha8's reliable queue and non-blocking options
+ * apply to incoming webhooks only (WebhooksService::receive).
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { drupalJsonEncode } from './json.js';

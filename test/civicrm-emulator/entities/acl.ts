@@ -1,6 +1,6 @@
 /**
  * Acl (civicrm_acl) and AclRole (civicrm_acl_entity_role): api/v3/Acl.php and
- * api/v3/AclRole.php, both plain basic_create/get/delete over their DAOs.
+ * api/v3/AclRole.php, both plain basic_create/get/delete over their DAOs (read at 5.69 and 6.14).
  */
 import type { AclEntityRoleRow, AclRow, EmulatorDb } from '../db.js';
 import { successFlag, successRecords, toApiRecord, type Params } from '../envelope.js';
@@ -11,9 +11,14 @@ import type { Patch } from '../table.js';
 import { versionAtLeast } from '../version.js';
 import { boolColumn, byId, idColumn, intColumn, isIntegerLike, option, optionalId, text, textColumn, toBool, toInt } from './fields.js';
 
-/** The release whose upgrade moved group ACLs from civicrm_saved_search to civicrm_group and added `priority`. */
+/**
+ * The release whose upgrade moved group ACLs from civicrm_saved_search to civicrm_group and added
+ * `priority` (CRM/Upgrade/Incremental/sql/5.64.alpha1.mysql.tpl and php/FiveSixtyFour.php; 5.63's
+ * CRM/ACL/DAO/ACL.php has neither `priority` nor an object_table option list).
+ */
 export const GROUP_ACL_TABLE_CHANGE = '5.64';
 
+/** CRM_ACL_BAO_ACL::operation() (CRM/ACL/BAO/ACL.php, 5.69). */
 const OPERATIONS: Readonly<Record<string, string>> = {
   All: 'All', View: 'View', Edit: 'Edit', Create: 'Create', Delete: 'Delete', Search: 'Search',
 };
@@ -24,9 +29,11 @@ export function groupAclTable(version: string): string {
 }
 
 /**
- * 5.64+ validates object_table against CRM_ACL_BAO_ACL::getObjectTableOptions().
- * Earlier versions took any string but only honoured civicrm_saved_search for
- * groups; the emulator refuses the wrong era's table so a client notices.
+ * 5.64+ validates object_table against CRM_ACL_BAO_ACL::getObjectTableOptions() (the column's
+ * pseudoconstant in CRM/ACL/DAO/ACL.php from 5.64; read at 5.64, 5.69 and 6.14).
+ * Earlier versions took any string of up to 64 characters but only honoured civicrm_saved_search
+ * for groups (CRM/ACL/BAO/ACL.php and CRM/ACL/API.php at 5.63). The refusal before 5.64, and its
+ * message, are the emulator's own: it turns down the wrong era's table so a client notices.
  */
 function objectTable(value: unknown, version: string): string {
   const table = String(value);
@@ -85,7 +92,7 @@ function createAcl(params: Params, ctx: ApiContext): unknown {
   if (objectId !== undefined) patch.object_id = objectId;
   if (params['deny'] !== undefined) patch.deny = toBool(params['deny']);
   if (params['is_active'] !== undefined) patch.is_active = toBool(params['is_active']);
-  // Before 5.64 the column does not exist and the value is dropped.
+  // Before 5.64 the column does not exist and the value is dropped (no such field in 5.63's DAO).
   if (params['priority'] !== undefined && versionAtLeast(version, GROUP_ACL_TABLE_CHANGE)) {
     patch.priority = toInt(params['priority'], 'priority');
   }
@@ -95,7 +102,10 @@ function createAcl(params: Params, ctx: ApiContext): unknown {
     if (!db.acls.get(id)) return successRecords([toApiRecord({ ...patch, id }, fields)], params);
     return successRecords([toApiRecord(db.acls.update(id, patch), fields)], params);
   }
-  // NOT NULL columns without a default.
+  // NOT NULL columns without a default: entity_table and operation ('required' in
+  // CRM/ACL/DAO/ACL.php, 5.69). object_table is nullable there (also in 6.14's schema); requiring
+  // it is the emulator's own. The words are PEAR DB's DB_ERROR_CONSTRAINT_NOT_NULL, which its mysqli
+  // driver never produces (pear/db v1.11.0 maps 1048 to `constraint violation`).
   if (patch.operation === undefined || patch.object_table === undefined || patch.entity_table === undefined) {
     throw dbError('null value violates not-null constraint');
   }
@@ -114,6 +124,7 @@ function createAcl(params: Params, ctx: ApiContext): unknown {
 }
 
 const ROLE_FIELDS = ['id', 'acl_role_id', 'entity_table', 'entity_id', 'is_active'] as const;
+/** CRM_ACL_BAO_ACLEntityRole::entityTables() (CRM/ACL/BAO/ACLEntityRole.php, 5.69). */
 const ROLE_TABLES: Readonly<Record<string, string>> = { civicrm_group: 'Group', civicrm_contact: 'Contact' };
 
 function roleColumns(db: EmulatorDb): Columns<AclEntityRoleRow> {
@@ -127,11 +138,12 @@ function roleColumns(db: EmulatorDb): Columns<AclEntityRoleRow> {
 }
 
 /**
- * acl_role_id is an option of the `acl_role` group (schema/ACL/ACLEntityRole.entityType.php,
- * pseudoconstant option_group_name acl_role), checked as every pseudoconstant is
- * (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php): a value that is not there, say of
- * a role deleted by hand, is "'N' is not a valid option for field acl_role_id". Disabled
- * options still count (validation reads them all).
+ * acl_role_id is an option of the `acl_role` group (CRM/ACL/DAO/ACLEntityRole.php at 5.69,
+ * schema/ACL/ACLEntityRole.entityType.php at 6.14: pseudoconstant option group acl_role), checked
+ * as every pseudoconstant is (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php, 5.69): a
+ * value that is not there, say of a role deleted by hand, is "'N' is not a valid option for field
+ * acl_role_id". Disabled options still count: validation asks for the `validate` context, which
+ * CRM_Core_PseudoConstant::get reads without onlyActive (CRM/Core/PseudoConstant.php, 5.69).
  */
 function roleValue(value: unknown, db: EmulatorDb): number {
   const values = Object.fromEntries(db.optionValuesOf('acl_role').map((v) => [v.value, v.label]));
@@ -162,7 +174,11 @@ function createRole(params: Params, db: EmulatorDb): unknown {
   return successRecords([toApiRecord(row, ROLE_FIELDS)], params);
 }
 
-/** _civicrm_api3_basic_delete */
+/**
+ * _civicrm_api3_basic_delete's message when a BAO `del` finds no row. At 5.69 and 6.14 the ACL and
+ * ACLEntityRole `del` methods are deprecated, so basic_delete calls CRM_Core_DAO::deleteRecord,
+ * which says `Could not delete ACL id N` / `Could not delete ACLEntityRole id N` (CRM/Core/DAO.php).
+ */
 function basicDelete(params: Params, remove: (id: number) => unknown): unknown {
   const id = params['id'];
   if (!isIntegerLike(id) || !remove(Number(id))) throw new ApiError(`Could not delete entity id ${String(id)}`);
@@ -179,12 +195,13 @@ export const aclEntity: EntityDef = {
         return successRecords(rows.map((a) => toApiRecord(a, options.fields ?? aclFields(ctx.version))), params);
       },
     },
+    // _civicrm_api3_acl_create_spec (api/v3/Acl.php, 5.69).
     create: { defaults: { is_active: 1, entity_table: 'civicrm_acl_role' }, run: createAcl },
     delete: {
       required: ['id'],
       run: (params, ctx) => {
         const done = basicDelete(params, (id) => ctx.db.acls.delete(id));
-        // CRM_ACL_BAO_ACL::self_hook_civicrm_pre resets the ACL cache on delete, and only then.
+        // CRM_ACL_BAO_ACL::self_hook_civicrm_pre resets the ACL cache on delete, and only then (5.69, 6.14).
         ctx.db.aclCache.reset();
         return done;
       },
@@ -194,7 +211,8 @@ export const aclEntity: EntityDef = {
 
 /**
  * civicrm_acl_entity_role through API v3, which knows it only as AclRole (API4 calls it
- * ACLEntityRole). Its `acl_role_id` is taken for the record's id unless an `id` is
+ * ACLEntityRole; _civicrm_api3_get_DAO maps AclRole to CRM_ACL_DAO_ACLEntityRole, api/v3/utils.php,
+ * 5.69). Its `acl_role_id` is taken for the record's id unless an `id` is
  * given too — `id: 0` for a create — see the kernel's alias handling.
  */
 export const aclRoleEntity: EntityDef = {
@@ -207,6 +225,7 @@ export const aclRoleEntity: EntityDef = {
         return successRecords(rows.map((r) => toApiRecord(r, options.fields ?? ROLE_FIELDS)), params);
       },
     },
+    // _civicrm_api3_acl_role_create_spec (api/v3/AclRole.php, 5.69).
     create: { defaults: { is_active: 1 }, run: (params, ctx) => createRole(params, ctx.db) },
     delete: { required: ['id'], run: (params, ctx) => basicDelete(params, (id) => ctx.db.aclEntityRoles.delete(id)) },
   },

@@ -1,4 +1,4 @@
-/** Contact (civicrm_contact + its primary civicrm_email): api/v3/Contact.php. */
+/** Contact (civicrm_contact + its primary civicrm_email): api/v3/Contact.php (read at 5.69 and 6.14). */
 import { contactNames, type ContactRow, type EmulatorDb } from '../db.js';
 import { success, successRecords, toApiRecord, type ApiRecord, type Params } from '../envelope.js';
 import { ApiError, mandatoryMissing } from '../errors.js';
@@ -12,7 +12,7 @@ const CONTACT_TYPES: Readonly<Record<string, string>> = {
   Household: 'Household',
 };
 
-/** What Contact.create echoes: the civicrm_contact columns (never the api_key). */
+/** What Contact.create echoes here: a subset of the civicrm_contact columns (never the api_key); the choice is the emulator's. */
 const CREATE_FIELDS = ['id', 'contact_type', 'first_name', 'last_name', 'display_name', 'sort_name', 'is_deleted'] as const;
 
 function columns(db: EmulatorDb): Columns<ContactRow> {
@@ -37,7 +37,10 @@ function columns(db: EmulatorDb): Columns<ContactRow> {
 
 /**
  * The query object returns every default property, empty ones as '' rather than
- * leaving them out, with `contact_id` first and `id` last.
+ * leaving them out, with `contact_id` first and `id` last: so the generated example
+ * api/v3/examples/Contact/GetSingleContact.ex.php shows it (read at 5.39; the examples were deleted
+ * in 2023). That example names the flag `contact_is_deleted`, not `is_deleted`, and gives on_hold
+ * as 0; the emulator returns a subset of the fields.
  */
 function record(db: EmulatorDb, c: ContactRow, fields: readonly string[] | null): ApiRecord {
   const email = db.primaryEmail(c.id);
@@ -68,6 +71,9 @@ function get(params: Params, db: EmulatorDb): unknown {
   if (showAll === 'all') delete filters['contact_is_deleted'];
   if (showAll === 'active') filters['contact_is_deleted'] = 0;
   if (showAll === 'trash') filters['contact_is_deleted'] = 1;
+  // showAll as _civicrm_api3_contact_get_supportanomalies reads it (api/v3/Contact.php, 5.69); with
+  // no sort the query object orders by `contact_a.sort_name ASC, contact_a.id`
+  // (CRM_Contact_BAO_Query::prepareOrderBy, 5.69).
   const { rows, options } = select(() => db.contacts, columns(db), filters, byId, 'sort_name ASC');
   return success(
     rows.map((c) => [c.id, record(db, c, options.fields)] as const),
@@ -75,7 +81,14 @@ function get(params: Params, db: EmulatorDb): unknown {
   );
 }
 
-/** The default Unsupervised rule for Individuals matches on email, among contacts not in the trash. */
+/**
+ * The default Unsupervised rule for Individuals matches on email
+ * (sql/civicrm_data/civicrm_dedupe_rule/IndividualUnsupervised.sqldata.php: civicrm_email.email,
+ * weight 10, threshold 10), among contacts not in the trash (DedupeRuleGroup::thresholdQuery,
+ * is_deleted = 0); all read at 5.69. CiviCRM's query
+ * (CRM/Dedupe/BAO/QueryBuilder/IndividualUnsupervised.php) matches any of a contact's emails; the
+ * emulator only primary ones.
+ */
 function duplicates(db: EmulatorDb, email: string | null | undefined, self: number | undefined): number[] {
   if (!email) return [];
   return db
@@ -84,7 +97,10 @@ function duplicates(db: EmulatorDb, email: string | null | undefined, self: numb
     .map((c) => c.id);
 }
 
-/** _civicrm_api3_contact_check_params: a contact needs something to be called by. */
+/**
+ * _civicrm_api3_contact_check_params (api/v3/Contact.php, 5.69 and 6.14): a contact needs something
+ * to be called by. Its verify_mandatory calls check only `version` when an id is given.
+ */
 function assertNamed(params: Params, contactType: string): void {
   const need = (keys: readonly string[]): void => {
     if (keys.every((k) => isEmpty(params[k]))) {
@@ -99,11 +115,13 @@ function assertNamed(params: Params, contactType: string): void {
 function create(params: Params, ctx: ApiContext): unknown {
   const { db } = ctx;
   const id = optionalId(params);
+  // Lengths from xml/schema/Contact/Contact.xml and Core/Email.xml (5.69).
   const email = text(params, 'email', 254);
   const first = text(params, 'first_name', 64);
   const last = text(params, 'last_name', 64);
   const contactType = params['contact_type'] === undefined ? undefined : option(params['contact_type'], CONTACT_TYPES, 'contact_type');
 
+  // civicrm_api3_contact_create (5.69): the dupe check comes before check_params.
   if (!isEmpty(params['dupe_check'])) {
     const ids = duplicates(db, email, id);
     if (ids.length > 0) throw new ApiError(`Found matching contacts: ${ids.join(',')}`, 'duplicate', { ids });
@@ -114,6 +132,7 @@ function create(params: Params, ctx: ApiContext): unknown {
 
   if (id !== undefined) {
     const old = db.contacts.get(id);
+    // CiviCRM says this when it looks the contact type up, i.e. only if no contact_type was given.
     if (!old) throw new ApiError(`Contact id ${id} not found.`);
     const firstName = first === undefined ? old.first_name : first;
     const lastName = last === undefined ? old.last_name : last;
@@ -149,6 +168,7 @@ export const contactEntity: EntityDef = {
   name: 'Contact',
   idAlias: true,
   actions: {
+    // _civicrm_api3_contact_get_spec and _civicrm_api3_contact_create_spec (api/v3/Contact.php, 5.69).
     get: { defaults: { contact_is_deleted: 0 }, run: (params, ctx) => get(params, ctx.db) },
     create: { required: ['contact_type'], run: create },
   },

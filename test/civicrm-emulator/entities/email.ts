@@ -1,9 +1,11 @@
 /**
- * Email (civicrm_email): api/v3/Email.php (civicrm-core; its get has been a plain
- * _civicrm_api3_basic_get from 4.6 to the 5.69 this emulator answers as). Filters take SQL
+ * Email (civicrm_email): api/v3/Email.php (civicrm-core; its get is a plain
+ * _civicrm_api3_basic_get as read at 4.6.36, 5.69 and 6.14). Filters take SQL
  * operators (`{"IN": […]}`), every email of a contact is a row (not only the primary one), and a
- * dotted key joins a foreign key's table (Civi\API\Api3SelectQuery::addFkField): core's own
- * Email.getlist filters `contact_id.is_deleted` this way. Other dotted keys are ignored.
+ * dotted key joins a foreign key's table (Civi\API\Api3SelectQuery::buildWhereClause →
+ * SelectQuery::addFkField, 5.69): core's own Email.getlist filters `contact_id.is_deleted` this
+ * way (_civicrm_api3_email_getlist_defaults, 5.69). CiviCRM ignores dotted keys that name no join;
+ * the emulator knows only that one.
  */
 import type { EmailRow, EmulatorDb } from '../db.js';
 import { successRecords, toApiRecord } from '../envelope.js';

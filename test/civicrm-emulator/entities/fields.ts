@@ -1,4 +1,4 @@
-/** Field validation shared by the entities, worded as CiviCRM's API v3 words it. */
+/** Field validation shared by the entities, worded as CiviCRM's API v3 words it (api/v3/utils.php, 5.69 and 6.14). */
 import { collationKey } from '../collation.js';
 import type { Params } from '../envelope.js';
 import { invalidInteger, invalidOption, tooLong } from '../errors.js';
@@ -24,7 +24,10 @@ export function toBool(value: unknown): boolean {
   return !(value === false || value === 0 || value === '0' || value === '' || value === null || value === undefined);
 }
 
-/** A text field's value, checked against its varchar length in characters. */
+/**
+ * A text field's value, checked against its varchar length in characters (mb_strlen in
+ * _civicrm_api3_validate_string, which skips the check for fields with options).
+ */
 export function text(params: Params, field: string, maxlength?: number): string | null | undefined {
   const value = params[field];
   if (value === undefined) return undefined;
@@ -36,8 +39,8 @@ export function text(params: Params, field: string, maxlength?: number): string 
 }
 
 /**
- * A pseudoconstant field: the value may be an option key or its label (any case);
- * the key is what gets stored.
+ * A pseudoconstant field: the value may be an option key or its label, exact first and then in
+ * any case; the key is what gets stored (_civicrm_api3_api_match_pseudoconstant_value).
  */
 export function option(value: unknown, options: Readonly<Record<string, string>>, field: string): string {
   const str = String(value);

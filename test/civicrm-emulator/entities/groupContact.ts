@@ -1,6 +1,7 @@
 /**
  * GroupContact (civicrm_group_contact): api/v3/GroupContact.php over
- * CRM_Contact_BAO_GroupContact::addContactsToGroup / removeContactsFromGroup.
+ * CRM_Contact_BAO_GroupContact::addContactsToGroup / removeContactsFromGroup
+ * (CRM/Contact/BAO/GroupContact.php); both read at 5.69 and 6.14.
  */
 import { compareText } from '../collation.js';
 import { sqlNow, type EmulatorDb, type GroupContactRow, type GroupContactStatus } from '../db.js';
@@ -25,6 +26,7 @@ function columns(db: EmulatorDb): Columns<GroupContactRow> {
   };
 }
 
+/** civicrm_api3_group_contact_get (5.69, 6.14): without a contact_id, a basic get whose status defaults to Added. */
 function get(params: Params, db: EmulatorDb): unknown {
   if (!isEmpty(params['contact_id'])) return groupsOfContact(params, db);
   const filters = { ...params };
@@ -44,9 +46,12 @@ function statusesOf(status: unknown): string[] | null {
 }
 
 /**
- * With a contact_id CiviCRM answers from getContactGroup instead: the contact's
- * memberships in active, visible, non-smart groups, ordered by group title, with
- * the group's title and visibility but no contact_id or status, and no row limit.
+ * With a contact_id CiviCRM answers from getContactGroup instead
+ * (CRM_Contact_BAO_GroupContact::getContactGroup, called with ignorePermission and excludeHidden,
+ * 5.69 and 6.14): the contact's memberships in active, visible, non-smart groups, ordered by group
+ * title and then history date, with the group's title and visibility but no contact_id or status,
+ * and no row limit. getContactGroup takes one status string; the `{"IN": […]}` form is
+ * understood here only for the delete action's own checks.
  */
 function groupsOfContact(params: Params, db: EmulatorDb): unknown {
   const contactId = params['contact_id'];
@@ -81,7 +86,7 @@ function groupsOfContact(params: Params, db: EmulatorDb): unknown {
   return success(entries, params);
 }
 
-/** contact_id, contact_id.1, … and arrays of them, as _civicrm_api3_group_contact_common collects them. */
+/** contact_id, contact_id.1, … and arrays of them, as _civicrm_api3_group_contact_common collects them (CRM-16959; 5.69, 6.14). */
 function collectIds(params: Params, prefix: 'contact_id' | 'group_id'): number[] {
   const ids: number[] = [];
   for (const [key, value] of Object.entries(params)) {
@@ -93,17 +98,23 @@ function collectIds(params: Params, prefix: 'contact_id' | 'group_id'): number[]
 }
 
 /**
- * group_id is a pseudoconstant over civicrm_group (schema/Contact/GroupContact.entityType.php), so
- * API validation (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php) refuses a group that
+ * group_id is a pseudoconstant over civicrm_group (xml/schema/Contact/GroupContact.xml at 5.69,
+ * schema/Contact/GroupContact.entityType.php at 6.14), so API validation
+ * (_civicrm_api3_api_match_pseudoconstant, api/v3/utils.php, 5.69) refuses a group that
  * is gone, say deleted by hand, before anything runs: "'12' is not a valid option for field
- * group_id", code 2001. Disabled groups still count (options are read in the `validate` context).
+ * group_id", code 2001. Disabled groups still count (options are read in the `validate` context,
+ * which CRM_Core_PseudoConstant::get reads without onlyActive, 5.69).
  */
 function assertGroupOptions(db: EmulatorDb, groupIds: number[]): void {
   const gone = groupIds.find((id) => !db.groups.get(id));
   if (gone !== undefined) throw invalidOption(gone, 'group_id');
 }
 
-/** The foreign keys fail the whole statement; CiviCRM then names the first bad id it finds. */
+/**
+ * The foreign keys fail the whole statement; Kernel::createError then re-runs
+ * _civicrm_api3_validate_foreign_keys, which names the first bad id it finds (Civi/API/Kernel.php,
+ * api/v3/utils.php, 5.69 and 6.14).
+ */
 function assertReferences(db: EmulatorDb, params: Params, groupIds: number[], contactIds: number[]): void {
   const badGroup = groupIds.find((id) => !db.groups.get(id));
   const badContact = contactIds.find((id) => !db.contacts.get(id));
@@ -120,11 +131,16 @@ function assertReferences(db: EmulatorDb, params: Params, groupIds: number[], co
   throw dbError('constraint violation');
 }
 
+/** Method `API` is _civicrm_api3_group_contact_common's default (5.69). */
 function membershipRow(groupId: number, contactId: number, status: GroupContactStatus) {
   return { group_id: groupId, contact_id: contactId, status, date: sqlNow(), method: 'API' };
 }
 
-/** bulkAddContactsToGroup: `REPLACE INTO`, so every change gives the pair a new row id. */
+/**
+ * bulkAddContactsToGroup (CRM/Contact/BAO/GroupContact.php, 5.69 and 6.14): contacts already in
+ * the group with this status count as not added; the others go in by `REPLACE INTO`, so every
+ * change gives the pair a new row id.
+ */
 function addToGroup(db: EmulatorDb, groupId: number, contactIds: number[], status: GroupContactStatus): [number, number] {
   const present = new Set(contactIds.filter((cid) => db.membership(groupId, cid)?.status === status));
   let added = 0;
@@ -138,7 +154,10 @@ function addToGroup(db: EmulatorDb, groupId: number, contactIds: number[], statu
   return [added, contactIds.length - added];
 }
 
-/** removeContactsFromGroup: the row is updated in place; with no row a Removed row is written anyway. */
+/**
+ * removeContactsFromGroup (5.69, 6.14): the row is updated in place; with no row a Removed row is
+ * written anyway (CRM-3711). `Deleted` deletes the row and counts it neither way.
+ */
 function removeFromGroup(db: EmulatorDb, groupId: number, contactIds: number[], status: 'Removed' | 'Deleted'): [number, number] {
   let removed = 0;
   let notRemoved = 0;
@@ -158,8 +177,8 @@ function removeFromGroup(db: EmulatorDb, groupId: number, contactIds: number[], 
 
 /**
  * CRM_Contact_BAO_Contact_Utils::clearContactCaches after every add and remove: the ACL cache
- * goes only in the `opportunistic` refresh mode from 5.37 (CRM_ACL_BAO_Cache::opportunisticCacheFlush),
- * always before.
+ * goes only in the `opportunistic` refresh mode from 5.37 (CRM_ACL_BAO_Cache::opportunisticCacheFlush;
+ * read at 5.37, 5.69, 6.14), always before (resetCache at 5.36).
  */
 function clearContactCaches(ctx: ApiContext): void {
   if (!versionAtLeast(ctx.version, '5.37') || ctx.db.settings.acl_cache_refresh_mode === 'opportunistic') ctx.db.aclCache.reset();
@@ -189,7 +208,7 @@ function create(params: Params, ctx: ApiContext, operation: Operation): unknown 
     : successFlag(1, { total_count: total, removed: done, not_removed: notDone });
 }
 
-/** An `id` stands for its group_id and contact_id (the BAO takes no id). */
+/** An `id` stands for its group_id and contact_id (the BAO takes no id; civicrm_api3_group_contact_create, 5.69). */
 function resolveId(params: Params, db: EmulatorDb): Params {
   const id = optionalId(params);
   const row = id === undefined ? undefined : db.groupContacts.get(id);
@@ -202,8 +221,8 @@ function createAction(params: Params, ctx: ApiContext): unknown {
 }
 
 /**
- * The deprecated delete: soft (status Removed) unless `skip_undelete`, and only
- * when a matching row exists in a status the change applies to.
+ * The deprecated delete (civicrm_api3_group_contact_delete, 5.69 and 6.14): soft (status Removed)
+ * unless `skip_undelete`, and only when a matching row exists in a status the change applies to.
  */
 function deleteAction(params: Params, ctx: ApiContext): unknown {
   const check: Params = { ...params };
@@ -229,6 +248,7 @@ export const groupContactEntity: EntityDef = {
   idAlias: true,
   actions: {
     get: { run: (params, ctx) => get(params, ctx.db) },
+    // _civicrm_api3_group_contact_create_spec (5.69).
     create: { required: ['group_id', 'contact_id'], run: createAction },
     delete: { run: deleteAction },
   },

@@ -9,7 +9,7 @@ import { optionValueEntity } from './optionValue.js';
 import { systemEntity } from './system.js';
 import { ufMatchEntity } from './ufMatch.js';
 
-/** Every entity the emulator serves (API v3 has no ACLEntityRole: that name is API4's). */
+/** Every entity the emulator serves (API v3 has no ACLEntityRole: api/v3/ holds Acl.php and AclRole.php only, 5.69 and 6.14; that name is API4's). */
 export const ENTITIES: readonly EntityDef[] = [
   groupEntity,
   groupContactEntity,

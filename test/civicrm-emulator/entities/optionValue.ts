@@ -1,6 +1,7 @@
 /**
  * OptionValue (civicrm_option_value): api/v3/OptionValue.php over
- * CRM_Core_BAO_OptionValue. ACL roles are the values of option group `acl_role`.
+ * CRM_Core_BAO_OptionValue (CRM/Core/BAO/OptionValue.php), read at 5.69 and 6.14. ACL roles are the
+ * values of option group `acl_role`.
  */
 import { sameText } from '../collation.js';
 import type { EmulatorDb, OptionValueRow } from '../db.js';
@@ -16,7 +17,7 @@ const FIELDS = [
   'is_optgroup', 'is_reserved', 'is_active',
 ] as const;
 
-/** option_group_id is a pseudoconstant: the group's name works as well as its id. */
+/** option_group_id is a pseudoconstant (xml/schema/Core/OptionValue.xml, 5.69): the group's name works as well as its id. */
 function groupId(db: EmulatorDb, value: unknown): number {
   if (isIntegerLike(value)) return Number(value);
   const id = db.optionGroupId(String(value));
@@ -51,12 +52,18 @@ function get(params: Params, db: EmulatorDb): unknown {
   return successRecords(rows.map((ov) => record(ov, options.fields ?? FIELDS)), params);
 }
 
-/** CRM_Utils_String::titleToVar with its default length of 31. */
+/**
+ * CRM_Utils_String::titleToVar with its default length of 31 (CRM/Utils/String.php, 5.69); munge's
+ * random fallback for a label with no ASCII letter or digit is not modelled.
+ */
 function titleToVar(title: string): string {
   return title.trim().replace(/[^a-zA-Z0-9]+/g, '_').slice(0, 31);
 }
 
-/** getDefaultValue: one more than the highest purely numeric value of the group. */
+/**
+ * CRM_Core_BAO_OptionValue::getDefaultValue (5.69): one more than the highest value of the group
+ * matching `^[0-9]+$`, 1 when there is none.
+ */
 function nextValue(db: EmulatorDb, optionGroupId: number): string {
   const numeric = db.by.optionGroupValues
     .get(String(optionGroupId))
@@ -67,6 +74,7 @@ function nextValue(db: EmulatorDb, optionGroupId: number): string {
 
 function create(params: Params, db: EmulatorDb): unknown {
   const id = optionalId(params);
+  // varchar lengths from xml/schema/Core/OptionValue.xml (5.69).
   const label = text(params, 'label', 512);
   const name = text(params, 'name', 255);
   const value = text(params, 'value', 512);
@@ -84,17 +92,21 @@ function create(params: Params, db: EmulatorDb): unknown {
 
   if (id !== undefined) {
     const old = db.optionValues.get(id);
-    // Saving with an id that matches no row changes nothing but still succeeds.
+    // Saving with an id that matches no row changes nothing but still succeeds: _civicrm_api3_basic_create
+    // echoes the saved object without reading it back (api/v3/utils.php, 5.69).
     if (!old) return successRecords([toApiRecord({ ...patch, id })], params);
     return successRecords([record(db.optionValues.update(id, patch), FIELDS)], params);
   }
 
   const optionGroupId = patch.option_group_id!;
   const siblings = db.by.optionGroupValues.get(String(optionGroupId));
+  // CRM_Core_BAO_OptionValue::add (5.69): a new row with a given value must not repeat one of its
+  // group (looked up by value, so compared as MySQL compares).
   if (!isEmpty(value) && siblings.some((ov) => sameText(ov.value, value!))) {
     throw new ApiError('Value already exists in the database');
   }
-  // setDefaults: label and name stand in for each other; weight and value come next in line.
+  // CRM_Core_BAO_OptionValue::setDefaults (5.69): label and name stand in for each other; weight
+  // (CRM_Utils_Weight::getDefaultWeight, max + 1) and value come next in line.
   const finalLabel = patch.label ?? patch.name ?? '';
   const row = db.optionValues.insert({
     option_group_id: optionGroupId,
@@ -111,6 +123,7 @@ function create(params: Params, db: EmulatorDb): unknown {
   return successRecords([record(row, FIELDS)], params);
 }
 
+/** civicrm_api3_option_value_delete → CRM_Core_DAO::deleteRecord's message (api/v3/OptionValue.php, CRM/Core/DAO.php, 5.69 and 6.14). */
 function remove(params: Params, db: EmulatorDb): unknown {
   const id = params['id'];
   if (!isIntegerLike(id) || !db.optionValues.delete(Number(id))) {
@@ -123,6 +136,7 @@ export const optionValueEntity: EntityDef = {
   name: 'OptionValue',
   idAlias: true,
   actions: {
+    // _civicrm_api3_option_value_get_spec and _create_spec (api/v3/OptionValue.php, 5.69).
     get: { aliases: { option_group_name: 'option_group_id' }, run: (params, ctx) => get(params, ctx.db) },
     create: { required: ['option_group_id'], defaults: { is_active: 1 }, run: (params, ctx) => create(params, ctx.db) },
     delete: { required: ['id'], run: (params, ctx) => remove(params, ctx.db) },
