@@ -1,8 +1,10 @@
 // Two service processes on one PostgreSQL store, one CiviCRM: deliveries spread over both
-// replicas end up in CiviCRM once, with no group or contact made twice.
+// replicas end up in CiviCRM once, with no group or contact made twice, and in the order Drupal
+// sent them whatever the replicas' clocks say.
+import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startEmulator, type CiviEmulator } from './civicrm-emulator/index.js';
-import { ADMIN_TOKEN, nativeBody, signedNative, testEnv } from './support/app.js';
+import { ADMIN_TOKEN, drupalFixture, nativeBody, signedDrupal, signedNative, testEnv, type DrupalDelivery } from './support/app.js';
 import { statusesOf } from './support/civicrm-view.js';
 import { createTestSchema, type TestSchema } from './support/postgres.js';
 import { startService, type Service } from './support/process.js';
@@ -77,4 +79,48 @@ it('two replicas share the work and make every group, contact and membership onc
   expect(db.ufMatches.all()).toHaveLength(10);
   expect(db.aclEntityRoles.all()).toHaveLength(12);
   expect(db.acls.all()).toHaveLength(12);
+});
+
+/** libfaketime as Debian installs it (package faketime), for a replica whose clock runs ahead. */
+function libfaketime(): string {
+  const found = readdirSync('/usr/lib', { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `/usr/lib/${entry.name}/faketime/libfaketime.so.1`)
+    .find((path) => existsSync(path));
+  if (!found) throw new Error('libfaketime is missing: apt-get install faketime');
+  return found;
+}
+
+it('replicas whose clocks disagree: a change answered by the one ahead is outranked by the next, taken by the one behind', { timeout: 120_000 }, async () => {
+  const env = testEnv({
+    CIVICRM_URL: emulator.restUrl,
+    CIVICRM_API_KEY: emulator.apiKey,
+    CIVICRM_SITE_KEY: emulator.siteKey,
+    DATABASE_URL: schema.url,
+  });
+  const [ahead, behind] = (replicas = await Promise.all([
+    // Monotonic time stays real: only the wall clock, the one events could be dated by, is off.
+    startService({ ...env, LD_PRELOAD: libfaketime(), FAKETIME: '+30s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
+    startService(env),
+  ]));
+  const deliver = async (replica: Service, event: string, delivery: DrupalDelivery) => {
+    const { headers, payload } = signedDrupal(event, delivery);
+    expect((await fetch(`${replica.url}/webhooks/drupal`, { method: 'POST', headers, body: payload })).status).toBe(202);
+  };
+  // Drupal posts each change once the one before is answered; memberships carry no time of their own.
+  const joined = drupalFixture('og-membership-create');
+  joined.entity.state = [{ value: 'active' }];
+  await deliver(ahead!, 'entity:og_membership:create', joined);
+  const blocked = drupalFixture('og-membership-create');
+  blocked.event = 'entity:og_membership:update';
+  blocked.entity.state = [{ value: 'blocked' }];
+  await deliver(behind!, 'entity:og_membership:update', blocked);
+
+  const members = await waitFor(async () => {
+    const answer = await fetch(`${behind!.url}/admin/groups/42`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const body = (await answer.json()) as { members: Array<{ uid: number; state: string; syncState: string }> };
+    return body.members.every((m) => m.syncState === 'clean') && body.members;
+  }, 'the membership to be synced', { timeoutMs: 60_000 });
+  expect(members).toMatchObject([{ uid: 9, state: 'blocked' }]);
+  expect(statusesOf(emulator, 42, 9).member).toBe('Removed');
 });

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { OgChange, OgMember, OgUser } from '../src/events/model.js';
+import type { OgChange, OgEvent, OgMember, OgUser } from '../src/events/model.js';
 import { migrations } from '../src/ledger/migrations.js';
 import { PostgresStore } from '../src/ledger/postgres.js';
 import { SqliteStore } from '../src/ledger/sqlite.js';
@@ -183,6 +183,19 @@ describe.each(STORES)('%s store', (_name, open) => {
           last_error: null,
         },
       ]);
+    });
+
+    it("dates an event without a time of its own by the store's clock, whatever the host's clock said", async () => {
+      // This host's clock an hour behind: a change dated by it would lose to older ones.
+      const hourAgo = Date.now() - 3_600_000;
+      const event: OgEvent = { ...ogEvent(left(42, 7), hourAgo, 'evt-r'), receivedAt: hourAgo, atReceipt: {} };
+      const before = Date.now();
+      await accept(joined(42, member(ann)), before - 60_000);
+      await store.accept(event);
+      const [listed] = await store.listEvents({ limit: 1 });
+      expect(Date.parse(listed!.occurred_at)).toBeGreaterThanOrEqual(before - 1_000);
+      expect(listed!.received_at).toBe(listed!.occurred_at);
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'deleted' });
     });
   });
 

@@ -3,30 +3,18 @@
 // 8.x-1.0-alpha6) where `user` (the acting account) and `entity` are Drupal's default
 // serializer normalization: every field is a list of items,
 // e.g. `"title": [{"value": "Chess Club"}]`.
-import { MAX_FUTURE_MS } from './admission.js';
 import { htmlToText } from './html-text.js';
 import { fitDescription, type MemberState, type OgChange, type OgGroup, type OgUser } from './model.js';
 
 /**
  * `occurredAt`: the change's own time (a node's `changed`); without it the time of receipt dates
  * the change. `after`: the change came after this time (a deleted node's last edit): it is dated
- * by its receipt, or by this time when Drupal's clock puts that later.
+ * by its receipt, or just after this time when Drupal's clock puts that later (dating.ts).
  */
 export type DrupalTranslation =
   | { kind: 'event'; change: OgChange; occurredAt?: number; after?: number }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; detail: string };
-
-/**
- * When a translated change happened, given when it was received. A deletion is dated one
- * millisecond after the node's last edit when Drupal's clock puts that edit after the receipt: a
- * tie would let that edit, arriving late, bring the group back. Never beyond what admission takes.
- */
-export function occurredAtOf(translation: { occurredAt?: number; after?: number }, receivedAt: number): number {
-  if (translation.occurredAt !== undefined) return translation.occurredAt;
-  if (translation.after === undefined) return receivedAt;
-  return Math.max(receivedAt, Math.min(translation.after + 1, receivedAt + MAX_FUTURE_MS));
-}
 
 type Fields = Record<string, unknown>;
 type Operation = 'create' | 'update' | 'delete';

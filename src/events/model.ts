@@ -1,5 +1,6 @@
 // The normalized form of every accepted event, whatever route it came by.
 // Ids are numbers, optional text is absent rather than empty, times are epoch milliseconds.
+import type { AtReceipt } from './dating.js';
 
 export type MemberState = 'active' | 'pending' | 'blocked';
 
@@ -41,6 +42,11 @@ export interface OgEvent {
   occurredAt: number;
   receivedAt: number;
   change: OgChange;
+  /**
+   * The change has no time of its own: the store sets `receivedAt`, and `occurredAt` from it, by
+   * its own clock as it takes the event (see dating.ts).
+   */
+  atReceipt?: AtReceipt;
 }
 
 /** The OG group an event is about. */

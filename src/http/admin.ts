@@ -3,6 +3,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { receivedEvent } from '../events/dating.js';
 import { parseManualEvent } from '../events/native.js';
 import type { StoreAvailability } from '../ledger/availability.js';
 import type { EventLog, LedgerReads, OperatorQueries, WorkQueue } from '../ledger/store.js';
@@ -170,10 +171,8 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (plain, optio
   app.post('/admin/events', { schema: manualEventSchema }, async (request, reply) => {
     const parsed = parseManualEvent(parseJson(rawBody(request)));
     if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
-    const receivedAt = Date.now();
     const { change, occurredAt, id } = parsed.value;
-    const event = { id: id ?? randomUUID(), source: 'og' as const, occurredAt: occurredAt ?? receivedAt, receivedAt, change };
-    return reply.code(202).send(await intake.accept(event));
+    return reply.code(202).send(await intake.accept(receivedEvent({ id: id ?? randomUUID(), source: 'og', change }, occurredAt)));
   });
 
   const listEventsSchema = {

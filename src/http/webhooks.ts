@@ -4,7 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebhookSecret } from '../config.js';
-import { occurredAtOf, translateDrupalDelivery } from '../events/drupal.js';
+import { receivedEvent } from '../events/dating.js';
+import { translateDrupalDelivery } from '../events/drupal.js';
 import type { EventSource } from '../events/model.js';
 import { parseNativeEvent } from '../events/native.js';
 import type { Metrics } from '../metrics.js';
@@ -137,10 +138,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
       if (request.validationError) throw headerProblem(request.validationError, request.headers['webhook-id'], 'webhook-id');
       const parsed = parseNativeEvent(parseJson(rawBody(request)));
       if (!parsed.ok) throw new HttpProblem('invalid-event', parsed.detail);
-      const receivedAt = Date.now();
       const { change, occurredAt } = parsed.value;
       const id = request.headers['webhook-id'];
-      return reply.code(202).send(await intake.accept({ id, source: 'og', occurredAt: occurredAt ?? receivedAt, receivedAt, change }));
+      return reply.code(202).send(await intake.accept(receivedEvent({ id, source: 'og', change }, occurredAt)));
     },
   );
 
@@ -179,9 +179,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
         request.log.debug({ delivery: id, reason: translation.reason }, 'delivery ignored');
         return reply.code(202).send({ id, status: 'ignored' });
       }
-      const receivedAt = Date.now();
-      const occurredAt = occurredAtOf(translation, receivedAt);
-      return reply.code(202).send(await intake.accept({ id, source: 'drupal', occurredAt, receivedAt, change: translation.change }));
+      const { change, occurredAt, after } = translation;
+      const event = receivedEvent({ id, source: 'drupal', change }, occurredAt, after === undefined ? {} : { after });
+      return reply.code(202).send(await intake.accept(event));
     },
   );
 };

@@ -12,6 +12,7 @@
 // Pruning settled events takes none of these: no unclean item points at the events it deletes.
 import { admit } from '../events/admission.js';
 import type { OgEvent, OgUser } from '../events/model.js';
+import { receiptTime } from '../events/dating.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges, type MemberWrite } from './changes.js';
 import {
   eventCountsOf,
@@ -173,8 +174,9 @@ export class Ledger implements Store {
     });
   }
 
-  #write(ordered: QueuedAccept[], isolate: boolean): Promise<AcceptResult[]> {
+  #write(queued: QueuedAccept[], isolate: boolean): Promise<AcceptResult[]> {
     return this.adapter.write(async (db) => {
+      const ordered = await this.#datedByStore(db, queued);
       let out: AcceptResult[];
       if (!isolate && plainMemberships(ordered)) out = await this.#recordMemberships(db, ordered);
       else {
@@ -183,6 +185,21 @@ export class Ledger implements Store {
       }
       this.#countAccepted(db, out.filter((r) => 'outcome' in r && r.outcome === 'accepted').length);
       return out;
+    });
+  }
+
+  /**
+   * Events dated by their receipt take the store's clock, one for every replica, read in their
+   * transaction and so after each of them was received: a change Drupal sent once the one before
+   * was answered is dated after it, whichever replicas took the two.
+   */
+  async #datedByStore(db: Transaction, queued: QueuedAccept[]): Promise<QueuedAccept[]> {
+    if (!queued.some((q) => q.event.atReceipt)) return queued;
+    const [row] = await db.all<{ now: number }>(`SELECT ${this.adapter.dialect.now} AS now`);
+    const now = Number(row!.now);
+    return queued.map((q) => {
+      const dating = q.event.atReceipt;
+      return dating ? { ...q, event: { ...q.event, receivedAt: now, occurredAt: receiptTime(dating, now) } } : q;
     });
   }
 
