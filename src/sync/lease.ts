@@ -10,19 +10,30 @@ export type CiviApi = Pick<CiviClient, 'call' | 'batch' | 'getAll' | 'version'>;
 
 export class HeldLease {
   #lost = false;
+  /** When, on this process's monotonic clock, the lease has surely run out in the store. */
+  #deadline: number;
 
+  /**
+   * `leaseMs`: the length the lease was just taken for. `now`: a monotonic clock in milliseconds;
+   * the wall clock could be stepped, and the store measures the lease on its own.
+   */
   constructor(
     readonly lease: Lease,
     private readonly store: Pick<WorkQueue, 'renewLease'>,
     private readonly leaseMs: number,
-  ) {}
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.#deadline = this.#deadlineFrom(this.now());
+  }
 
   /** Renews the lease every third of its length until the returned function is called. */
   keepAlive(): () => void {
     const timer = setInterval(() => {
+      const sentAt = this.now();
       this.store.renewLease(this.lease, this.leaseMs).then(
         (renewed) => {
           if (!renewed) this.#lost = true;
+          else this.#deadline = Math.max(this.#deadline, this.#deadlineFrom(sentAt));
         },
         // Not knowing whether the lease still holds is losing it: the store's clock may run it out.
         () => (this.#lost = true),
@@ -31,13 +42,27 @@ export class HeldLease {
     return () => clearInterval(timer);
   }
 
+  /**
+   * Lost once a renewal was refused or failed, or once the lease has run out with no renewal
+   * answered: a renewal that hangs (a half-open connection to the store) must not let the holder
+   * go on while another replica takes the group.
+   */
   get lost(): boolean {
+    if (!this.#lost && this.now() >= this.#deadline) this.#lost = true;
     return this.#lost;
   }
 
-  /** Throws LeaseLost once a renewal failed. */
+  /** Throws LeaseLost once the lease is lost. */
   assertHeld(): void {
-    if (this.#lost) throw new LeaseLost(this.lease);
+    if (this.lost) throw new LeaseLost(this.lease);
+  }
+
+  /**
+   * A lease taken or renewed after `sentAt` runs until at least `sentAt + leaseMs` by the store's
+   * clock; a tenth of it is kept back for the time the store's answer took to arrive.
+   */
+  #deadlineFrom(sentAt: number): number {
+    return sentAt + this.leaseMs * 0.9;
   }
 }
 
