@@ -23,12 +23,11 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const civi: CiviApi = {
-  call: async () => ({}),
-  batch: async () => [],
-  getAll: async () => [],
-  version: async () => '5.69.0',
+// Never reached: a lost lease refuses before the call.
+const unreachable = async () => {
+  throw new Error('sent to CiviCRM under a lost lease');
 };
+const civi: CiviApi = { call: unreachable, batch: unreachable, getAll: unreachable, version: async () => '5.69.0' };
 
 describe('HeldLease', () => {
   it('is kept past its length while renewals are answered', async () => {

@@ -771,6 +771,21 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect(await store.markForReconcile(99)).toBe(0);
     });
 
+    it("with the rows a reconcile found: set and marked in one commit, under the reconcile's lease", async () => {
+      await accept(snapshot(42, 'A', [member(ann), member(bob)]), at(0));
+      await syncAll(42);
+      const lease = await asHolder(store, 42);
+      await store.setKnownStatuses(lease, [{ uid: 7, member: 'Removed' }, { uid: 8 }], { markForSync: true });
+      expect(await store.group(42)).toMatchObject({ syncState: 'dirty' });
+      expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty', civiMemberStatus: 'Removed' });
+      expect((await memberOf(42, 8))?.civiMemberStatus).toBeUndefined();
+      // Under a lease taken since, neither is recorded.
+      await syncAll(42);
+      await asHolder(store, 42);
+      await expect(store.setKnownStatuses(lease, [{ uid: 7, member: 'Added' }], { markForSync: true })).rejects.toBeInstanceOf(LeaseLost);
+      expect(await store.workCounts()).toMatchObject({ groups: { dirty: 0 }, members: { dirty: 0 } });
+    });
+
     it('a sync that read the reconcile mark\'s dirtySeq leaves the item dirty when a newer event arrived meanwhile', async () => {
       await accept(groupCreated(42, 'A'), at(0));
       await syncAll(42);

@@ -739,12 +739,16 @@ export class Ledger implements Store {
       this.adapter.lockGroupWriters(db, ogId);
       const [group] = await db.all<{ og_id: number }>(`SELECT og_id FROM og_groups WHERE og_id = ? ${this.adapter.dialect.forUpdate}`, [ogId]);
       if (!group) return 0;
-      // Re-marking an item keeps what its events already achieved (synced_seq): only the work is new.
-      const seq = await this.adapter.nextSeq(db);
-      await db.run(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
-      await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
+      await this.#markGroupAndMembers(db, ogId);
       return 1;
     });
+  }
+
+  /** Re-marking an item keeps what its events already achieved (synced_seq): only the work is new. */
+  async #markGroupAndMembers(db: Transaction, ogId: number): Promise<void> {
+    const seq = await this.adapter.nextSeq(db);
+    db.send(`UPDATE og_groups SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
+    db.send(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
   }
 
   // ---- sync results, fenced by the lease ---------------------------------------------------------
@@ -845,17 +849,28 @@ export class Ledger implements Store {
     );
   }
 
-  async setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void> {
-    if (statuses.length === 0) return;
+  async setKnownStatuses(
+    lease: Lease,
+    statuses: Array<{ uid: number; member?: string; acl?: string }>,
+    { markForSync = false } = {},
+  ): Promise<void> {
+    if (statuses.length === 0 && !markForSync) return;
     const d = this.adapter.dialect;
     const rows = statuses.map((s) => ({ uid: s.uid, member: s.member ?? null, acl: s.acl ?? null }));
-    await this.fenced(lease, (db) =>
-      db.send(
-        `UPDATE og_members SET civi_member_status = r.member, civi_acl_status = r.acl
-         FROM ${d.rows({ uid: 'int', member: 'text', acl: 'text' })} r
-         WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
-        [json(rows), lease.ogId],
-      ),
+    await this.fenced(
+      lease,
+      async (db) => {
+        db.send(
+          `UPDATE og_members SET civi_member_status = r.member, civi_acl_status = r.acl
+           FROM ${d.rows({ uid: 'int', member: 'text', acl: 'text' })} r
+           WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
+          [json(rows), lease.ogId],
+        );
+        // With the rows found, in the same commit: rows known to differ from the ledger, with
+        // nothing marked to write them, would wait for the next resync.
+        if (markForSync) await this.#markGroupAndMembers(db, lease.ogId);
+      },
+      markForSync ? { takesSeq: true, durable: true } : {},
     );
   }
 

@@ -228,7 +228,8 @@ export interface SyncResults {
   /** A batch's member results and the release of the lease, in one transaction. */
   finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs?: number): Promise<void>;
   /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
-  setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>): Promise<void>;
+  /** `markForSync`: and marks the group and every member to be synced again, in the same commit. */
+  setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>, options?: { markForSync?: boolean }): Promise<void>;
   /** The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. */
   saveContacts(links: ContactLink[]): Promise<void>;
 }

@@ -46,17 +46,16 @@ export async function reconcileGroup(
     if (!dryRun) {
       // A member the lookup finds no contact for (its email changed, or another user's link now
       // holds the contact cached) has no rows the audit could count as theirs: their known rows go,
-      // and so does the cached contact, so that the worker looks the user up again. The rows first:
-      // were the lease lost between the two, a contact still cached is written to again as before
-      // the audit, while rows still known with no contact would never be written again.
+      // and so does the cached contact, so that the worker looks the user up again. The rows first,
+      // and with them the mark that has the worker write exactly what differs: were the lease lost
+      // before the contacts, a contact still cached is written to again as before the audit, while
+      // rows still known with no contact would never be written again.
       const lost = members.filter((m) => !withContact.has(m.uid));
-      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((m) => ({ uid: m.uid }))]);
+      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((m) => ({ uid: m.uid }))], { markForSync: true });
       await store.saveContacts([
         ...report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })),
         ...lost.filter((m) => users.get(m.uid)?.contactId !== undefined).map((m) => ({ uid: m.uid, contactId: null })),
       ]);
-      // The worker now sees the real rows and writes exactly what differs.
-      await store.markForReconcile(ogId);
     }
     return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
   } finally {
