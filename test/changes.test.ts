@@ -39,6 +39,14 @@ describe('og.group.created and og.group.updated', () => {
       expect(ledgerChangesOf({ type, group: { id: 42, title: 'Chess Club' } }).group).not.toHaveProperty('description');
     });
 
+    it(`${type}: a group said to have no owner clears the one known`, () => {
+      expect(ledgerChangesOf({ type, group: { id: 5, title: 'T', owner: null } })).toMatchObject({
+        group: { ogId: 5, ownerUid: null },
+        members: [],
+        users: [],
+      });
+    });
+
     it(`${type}: an owner known by id only is still the owner`, () => {
       const changes = ledgerChangesOf({ type, group: { id: 5, title: 'T', owner: cyd } });
       expect(changes.group?.ownerUid).toBe(9);
@@ -188,5 +196,8 @@ describe('changedOwner', () => {
     expect(changedOwner(7, 8)).toEqual([7, 8]);
     expect(changedOwner(7, 7)).toEqual([]);
     expect(changedOwner(7, undefined)).toEqual([]);
+    expect(changedOwner(7, null)).toEqual([7]);
+    expect(changedOwner(undefined, null)).toEqual([]);
+    expect(changedOwner(undefined, undefined)).toEqual([]);
   });
 });

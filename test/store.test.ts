@@ -22,7 +22,7 @@ const groupCreated = (id: number, title: string, extra: { description?: string; 
   type: 'og.group.created',
   group: { id, title, ...extra },
 });
-const groupUpdated = (id: number, title: string, extra: { description?: string; owner?: OgUser } = {}): OgChange => ({
+const groupUpdated = (id: number, title: string, extra: { description?: string; owner?: OgUser | null } = {}): OgChange => ({
   type: 'og.group.updated',
   group: { id, title, ...extra },
 });
@@ -456,6 +456,17 @@ describe.each(STORES)('%s store', (_name, open) => {
       await accept(groupUpdated(42, 'Renamed'), at(3));
       expect(await store.group(42)).toMatchObject({ title: 'Renamed', ownerUid: 8 });
       expect(await memberOf(42, 8)).toMatchObject({ syncState: 'clean' });
+    });
+
+    it('is cleared by a group said to have none: the old owner is synced again, as their membership says', async () => {
+      await accept(groupCreated(42, 'Chess Club', { owner: ann }), at(0));
+      await syncAll(42);
+      await accept(groupUpdated(42, 'Chess Club', { owner: null }), at(1));
+      expect(await store.group(42)).not.toHaveProperty('ownerUid');
+      expect(await memberOf(42, 7)).toMatchObject({ state: 'active', isAdmin: false, syncState: 'dirty' });
+      // An older event naming the owner does not bring them back.
+      await accept(groupUpdated(42, 'Chess Club', { owner: ann }), at(0));
+      expect(await store.group(42)).not.toHaveProperty('ownerUid');
     });
   });
 

@@ -181,6 +181,25 @@ describe('a new group as Drupal creates it', () => {
     expect(rig.emulator.db.groups.all().filter((g) => /OG 42/.test(g.title))).toEqual([]);
     expect(statusesOf(rig.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
   });
+
+  it("a group whose owner's account is cancelled (its node given to the anonymous user) leaves them their own membership only", async () => {
+    rig = await startRig();
+    for (const name of ['og-membership-create-owner', 'node-group-create']) {
+      expect((await rig.deliver(drupalDelivery('8.x-1.0-alpha8', drupalFixture(name), PLAIN_SECRET))).status).toBe(202);
+    }
+    await rig.settle();
+    expect(statusesOf(rig.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Added' });
+
+    // user_cancel_reassign: the node is saved again, owned by uid 0.
+    const reassigned = drupalFixture('node-group-create');
+    reassigned.event = 'entity:node:update';
+    reassigned.entity.uid = [{ target_id: 0, target_type: 'user', target_uuid: 'a0000000-0000-4000-8000-000000000000', url: '/user/0' }];
+    reassigned.entity.changed = [{ value: '2026-11-24T11:00:00+00:00', format: 'Y-m-d\\TH:i:sP' }];
+    expect((await rig.deliver(drupalDelivery('8.x-1.0-alpha8', reassigned, PLAIN_SECRET))).status).toBe(202);
+    await rig.settle();
+    expect((await rig.store.group(42))?.ownerUid).toBeUndefined();
+    expect(statusesOf(rig.emulator, 42, 7)).toEqual({ member: 'Added', acl: 'Removed' });
+  });
 });
 
 describe('a service killed mid-sync', () => {

@@ -111,9 +111,11 @@ function toGroup(id: number, node: Fields, actor: Fields | undefined): OgGroup {
   const description = body === undefined ? '' : fitDescription(htmlToText(body));
   if (description) group.description = description;
 
-  // uid 0 is Drupal's anonymous user: nodes of a cancelled account are reassigned to it.
+  // uid 0 is Drupal's anonymous user: nodes of a cancelled account are reassigned to it, and the
+  // group has no owner any more (user_cancel's user_cancel_reassign, node_mass_update).
   const ownerId = optionalId(node, 'uid', 'target_id');
   if (ownerId !== undefined) group.owner = userWithActorDetails(ownerId, actor);
+  else if (prop(node, 'uid', 'target_id') !== undefined) group.owner = null;
   return group;
 }
 

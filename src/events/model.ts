@@ -15,7 +15,11 @@ export interface OgGroup {
   id: number;
   title: string;
   description?: string;
-  owner?: OgUser;
+  /**
+   * Absent: not said, the owner known stands. `null`: the group has none (Drupal reassigns the
+   * nodes of a cancelled account to the anonymous user, uid 0).
+   */
+  owner?: OgUser | null;
 }
 
 export interface OgMember {

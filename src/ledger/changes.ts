@@ -13,9 +13,9 @@ export interface GroupWrite {
   description?: string;
   /**
    * The group's owner, an active admin whatever their membership says (the store gives them a
-   * membership row to sync when they have none); absent keeps the last one.
+   * membership row to sync when they have none); absent keeps the last one, `null` clears it.
    */
-  ownerUid?: number;
+  ownerUid?: number | null;
   deleted: boolean;
 }
 
@@ -95,7 +95,7 @@ function groupWrite(group: OgGroup): GroupWrite {
     ogId: group.id,
     title: group.title,
     ...(group.description !== undefined && { description: group.description }),
-    ...(group.owner && { ownerUid: group.owner.id }),
+    ...(group.owner !== undefined && { ownerUid: group.owner?.id ?? null }),
     deleted: false,
   };
 }
@@ -104,8 +104,11 @@ function memberWrite(ogId: number, member: OgMember): MemberWrite {
   return { ogId, uid: member.user.id, state: member.state, isAdmin: member.isAdmin };
 }
 
-/** The members whose rights change when a group's owner goes from `before` to `next`. */
-export function changedOwner(before: number | undefined, next: number | undefined): number[] {
+/**
+ * The members whose rights change when a group's owner goes from `before` to `next` (undefined:
+ * not said; null: none).
+ */
+export function changedOwner(before: number | undefined, next: number | null | undefined): number[] {
   if (next === undefined || next === before) return [];
-  return before === undefined ? [next] : [before, next];
+  return [before, next].filter((uid): uid is number => typeof uid === 'number');
 }

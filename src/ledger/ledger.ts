@@ -313,16 +313,16 @@ export class Ledger implements Store {
             `INSERT INTO og_groups (og_id, title, description, owner_uid, deleted, changed_at, dirty_seq) VALUES (?, ?, ?, ?, 0, ?, ?)
              ON CONFLICT (og_id) DO UPDATE SET title = excluded.title,
                description = coalesce(excluded.description, og_groups.description),
-               owner_uid = coalesce(excluded.owner_uid, og_groups.owner_uid), deleted = 0,
+               owner_uid = CASE WHEN ? = 1 THEN excluded.owner_uid ELSE og_groups.owner_uid END, deleted = 0,
                changed_at = excluded.changed_at, dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
              WHERE og_groups.changed_at <= excluded.changed_at
              RETURNING og_id`,
-            [ogId, g.title, g.description ?? null, g.ownerUid ?? null, at, seq],
+            [ogId, g.title, g.description ?? null, g.ownerUid ?? null, at, seq, g.ownerUid === undefined ? 0 : 1],
           );
       if (applied.length > 0) {
         targets.add(0);
         ownerChange = changedOwner(before?.owner_uid ?? undefined, g.ownerUid);
-        if (g.ownerUid !== undefined) this.#giveOwnerARow(db, ogId, g.ownerUid, seq);
+        if (typeof g.ownerUid === 'number') this.#giveOwnerARow(db, ogId, g.ownerUid, seq);
         // Membership changes made while the group was deleted were not written anywhere.
         if (before?.deleted === 1 && !g.deleted) await db.run(`UPDATE og_members SET dirty_seq = ?, ${RESET_SYNC} WHERE og_id = ?`, [seq, ogId]);
       }
