@@ -32,6 +32,7 @@ function startWorker(answers: Claimed[]) {
       claims.push(answer);
       return answer;
     },
+    clock: async () => Date.now(),
     renewLease: async () => true,
     releaseGroup: async () => undefined,
     groupFailed: async () => undefined,

@@ -195,8 +195,7 @@ export class Ledger implements Store {
    */
   async #datedByStore(db: Transaction, queued: QueuedAccept[]): Promise<QueuedAccept[]> {
     if (!queued.some((q) => q.event.atReceipt)) return queued;
-    const [row] = await db.all<{ now: number }>(`SELECT ${this.adapter.dialect.now} AS now`);
-    const now = Number(row!.now);
+    const now = await this.#clockOf(db);
     return queued.map((q) => {
       const dating = q.event.atReceipt;
       return dating ? { ...q, event: { ...q.event, receivedAt: now, occurredAt: receiptTime(dating, now) } } : q;
@@ -732,6 +731,15 @@ export class Ledger implements Store {
     ]);
     if (!group) return undefined;
     return { group: groupRecord(group), members: members.map(memberRecord), users: await usersOf(this.adapter, db, members.map((m) => m.uid)) };
+  }
+
+  clock(): Promise<number> {
+    return this.#clockOf(this.adapter.db);
+  }
+
+  async #clockOf(db: Db): Promise<number> {
+    const [row] = await db.all<{ now: number }>(`SELECT ${this.adapter.dialect.now} AS now`);
+    return Number(row!.now);
   }
 
   async markForReconcile(ogId: number): Promise<number> {

@@ -209,6 +209,8 @@ export interface WorkQueue {
   claimResync(now: number, dueBefore: number): Promise<number | undefined>;
   /** Marks a group and all its members to be synced again; 0 for an unknown group. */
   markForReconcile(ogId: number): Promise<number>;
+  /** The store's clock in epoch milliseconds: the one every replica's due times are read on. */
+  clock(): Promise<number>;
 }
 
 /**

@@ -6,6 +6,7 @@ import { CiviError, isGoneGroup } from '../civicrm/errors.js';
 import { StoreAvailability } from '../ledger/availability.js';
 import { LeaseLost, type Claimed, type Failure, type GroupRecord, type GroupWork, type Lease, type SyncStore } from '../ledger/store.js';
 import { HeldLease } from './lease.js';
+import { StoreClock } from './store-clock.js';
 import type { GroupCiviState, MemberOutcome, MemberSync, Reconciler } from './reconciler.js';
 
 export interface WorkerOptions {
@@ -35,8 +36,9 @@ export interface WorkerOptions {
    */
   restMs?: number;
   /**
-   * This host's clock, for retry times only: whether a lease holds is decided by the store's
-   * clock, so hosts whose clocks differ never both work on one group.
+   * The clock retries are dated and found due by; by default the store's, as this process
+   * follows it (see StoreClock), so that replicas whose clocks differ keep each other's backoff.
+   * Whether a lease holds is decided by the store itself.
    */
   now?: () => number;
   backoff?: BackoffPolicy;
@@ -91,6 +93,8 @@ export class Worker {
   private readonly backoff: BackoffPolicy;
   private readonly availability: StoreAvailability;
   private readonly now: () => number;
+  /** Followed before each claim, unless the clock was given. */
+  private readonly storeClock: StoreClock | undefined;
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
@@ -104,7 +108,11 @@ export class Worker {
     this.restMs = options.restMs ?? 1_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.availability = options.availability ?? new StoreAvailability(options.logger);
-    this.now = options.now ?? Date.now;
+    if (options.now) this.now = options.now;
+    else {
+      this.storeClock = new StoreClock(options.store);
+      this.now = this.storeClock.now;
+    }
   }
 
   start(): void {
@@ -166,6 +174,7 @@ export class Worker {
     while (this.running) {
       let claimed: Claimed;
       try {
+        await this.storeClock?.follow();
         claimed = await store.claimWork(this.owner, this.now(), this.leaseMs, this.memberBatch);
         this.availability.succeeded();
       } catch (error) {
