@@ -1078,7 +1078,7 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect((await userOf(store, 7))?.contactId).toBe(600);
     });
 
-    it("a contact replaced or forgotten takes the rows known for the user's memberships with it, in every group", async () => {
+    it("a contact forgotten takes the rows known for the user's memberships with it, in every group; one replaced keeps them", async () => {
       await accept(joined(42, member(ann, 'active', true)), at(0));
       await accept(joined(43, member(ann)), at(0));
       await accept(joined(44, member(ann)), at(0));
@@ -1094,6 +1094,10 @@ describe.each(STORES)('%s store', (_name, open) => {
       // In 44 the membership is retrying, with its backoff, when the contact goes.
       const lease = await asHolder(store, 44);
       await store.memberFailed(lease, 7, { error: 'CiviCRM unreachable', retryAt: Date.now() + 60_000 });
+
+      // Followed to another contact through its UFMatch (a merge): the merge moved the rows with it.
+      await store.saveContacts([{ uid: 7, contactId: 502, linked: true }]);
+      expect(await memberOf(43, 7)).toMatchObject({ syncState: 'clean', civiMemberStatus: 'Added' });
 
       await store.saveContacts([{ uid: 7, contactId: null }]);
       expect(await memberOf(42, 7)).toMatchObject({ syncState: 'dirty' });

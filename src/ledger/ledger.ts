@@ -7,7 +7,8 @@
 //      sequence number: accept, replay, the reconcile and forget marks;
 //   2. og_groups rows (FOR UPDATE), by og_id;
 //   3. users rows, by uid;
-//   4. og_members rows of groups already locked;
+//   4. og_members rows of groups already locked (a contact forgotten takes the writers lock of
+//      every group where its user has rows known, before its users row);
 //   5. last, one event_counter row.
 // Pruning settled events takes none of these: no unclean item points at the events it deletes.
 import { admit } from '../events/admission.js';
@@ -888,15 +889,12 @@ export class Ledger implements Store {
     // One row per uid, the last link winning, in uid order (the lock order).
     const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
     const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
+    const forgetting = rows.filter((r) => r.contact_id === null).map((r) => r.uid);
     // Redone by looking the users up again if lost: need not wait for the disk.
     await this.adapter.write(
       async (db) => {
-        const cached = await db.all<{ uid: number; contact_id: number }>(
-          `SELECT uid, contact_id FROM users WHERE ${d.inList('uid')} AND contact_id IS NOT NULL`,
-          [json(rows.map((r) => r.uid))],
-        );
-        const replaced = cached.filter((c) => byUid.get(Number(c.uid))!.contact_id !== Number(c.contact_id)).map((c) => Number(c.uid));
-        if (replaced.length > 0) await this.#forgetRowsOfContacts(db, replaced);
+        const groups = forgetting.length > 0 ? await this.#groupsWithRowsKnown(db, forgetting) : [];
+        for (const ogId of groups) this.adapter.lockGroupWriters(db, ogId);
         db.send(
           `INSERT INTO users (uid, contact_id, contact_linked)
            SELECT r.uid, r.contact_id, r.contact_linked FROM ${d.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
@@ -904,32 +902,39 @@ export class Ledger implements Store {
            ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
           [json(rows)],
         );
+        if (groups.length > 0) await this.#forgetRows(db, forgetting, groups);
       },
       { durable: false },
     );
   }
 
-  /**
-   * The rows known for a user's memberships are those of the contact cached before: once it is
-   * replaced or forgotten, they say nothing of the next one, in any group. A clean membership is
-   * marked to be written again; one being synced, retrying or dead keeps its own course (and its
-   * backoff: a contact that keeps being replaced must not retry at once for ever), and is written
-   * from scratch when it is next attempted.
-   */
-  async #forgetRowsOfContacts(db: Transaction, uids: number[]): Promise<void> {
-    const d = this.adapter.dialect;
-    const groups = await db.all<{ og_id: number }>(
-      `SELECT DISTINCT og_id FROM og_members WHERE ${d.inList('uid')} AND sync_state = 'clean' ORDER BY og_id`,
+  /** The groups, in og_id order, where any of these users has GroupContact rows known. */
+  async #groupsWithRowsKnown(db: Transaction, uids: number[]): Promise<number[]> {
+    const found = await db.all<{ og_id: number }>(
+      `SELECT DISTINCT og_id FROM og_members
+       WHERE ${this.adapter.dialect.inList('uid')} AND (civi_member_status IS NOT NULL OR civi_acl_status IS NOT NULL)
+       ORDER BY og_id`,
       [json(uids)],
     );
-    for (const { og_id } of groups) this.adapter.lockGroupWriters(db, Number(og_id));
-    const seq = groups.length > 0 ? await this.adapter.nextSeq(db) : 0;
+    return found.map((row) => Number(row.og_id));
+  }
+
+  /**
+   * The rows known for a user's memberships are those of the contact forgotten (put in the trash,
+   * or its link gone): they say nothing of the contact looked up next, in any group. (A contact
+   * replaced by another through its UFMatch keeps them: a merge moves the rows with it.) A clean
+   * membership is marked to be written again; one being synced, retrying or dead keeps its course,
+   * and its backoff: a contact forgotten again and again must not bring retries at once for ever.
+   */
+  async #forgetRows(db: Transaction, uids: number[], groups: number[]): Promise<void> {
+    const d = this.adapter.dialect;
+    const seq = await this.adapter.nextSeq(db);
     db.send(
       `UPDATE og_members SET civi_member_status = NULL, civi_acl_status = NULL,
          dirty_seq = CASE WHEN sync_state = 'clean' THEN ? ELSE dirty_seq END,
          sync_state = CASE WHEN sync_state = 'clean' THEN 'dirty' ELSE sync_state END
-       WHERE ${d.inList('uid')}`,
-      [seq, json(uids)],
+       WHERE ${d.inList('uid')} AND ${d.inList('og_id')}`,
+      [seq, json(uids), json(groups)],
     );
   }
 }
