@@ -31,7 +31,7 @@ const civi: CiviApi = { call: unreachable, batch: unreachable, getAll: unreachab
 
 describe('HeldLease', () => {
   it('is kept past its length while renewals are answered', async () => {
-    const held = new HeldLease(LEASE, { renewLease: async () => true }, LEASE_MS, now);
+    const held = new HeldLease(LEASE, { renewLease: async () => true }, LEASE_MS, { now });
     const stop = held.keepAlive();
     await pass(60_000);
     expect(held.lost).toBe(false);
@@ -39,7 +39,7 @@ describe('HeldLease', () => {
   });
 
   it('is lost at once when a renewal is refused, and the fenced client sends nothing more', async () => {
-    const held = new HeldLease(LEASE, { renewLease: async () => false }, LEASE_MS, now);
+    const held = new HeldLease(LEASE, { renewLease: async () => false }, LEASE_MS, { now });
     const stop = held.keepAlive();
     await pass(LEASE_MS / 3);
     expect(held.lost).toBe(true);
@@ -48,7 +48,7 @@ describe('HeldLease', () => {
   });
 
   it('is lost when a renewal fails', async () => {
-    const held = new HeldLease(LEASE, { renewLease: async () => Promise.reject(new Error('connection reset')) }, LEASE_MS, now);
+    const held = new HeldLease(LEASE, { renewLease: async () => Promise.reject(new Error('connection reset')) }, LEASE_MS, { now });
     const stop = held.keepAlive();
     await pass(LEASE_MS / 3);
     expect(held.lost).toBe(true);
@@ -56,7 +56,7 @@ describe('HeldLease', () => {
   });
 
   it('is lost before the store could hand it to another when renewals hang unanswered', async () => {
-    const held = new HeldLease(LEASE, { renewLease: () => new Promise<boolean>(() => {}) }, LEASE_MS, now);
+    const held = new HeldLease(LEASE, { renewLease: () => new Promise<boolean>(() => {}) }, LEASE_MS, { now });
     const stop = held.keepAlive();
     await pass(LEASE_MS * 0.85);
     expect(held.lost).toBe(false);
@@ -66,9 +66,20 @@ describe('HeldLease', () => {
     stop();
   });
 
+  it('runs from when the claim was sent, however long its answer took', async () => {
+    clock = 2_000; // the claim's durable commit took two seconds to answer
+    const held = new HeldLease(LEASE, { renewLease: () => new Promise<boolean>(() => {}) }, LEASE_MS, { now, askedAt: 0 });
+    const stop = held.keepAlive();
+    await pass(11_499);
+    expect(held.lost).toBe(false);
+    await pass(1);
+    expect(held.lost).toBe(true);
+    stop();
+  });
+
   it('dates a renewal from when it was sent, not when its answer came', async () => {
     let answer: (renewed: boolean) => void = () => {};
-    const held = new HeldLease(LEASE, { renewLease: () => new Promise<boolean>((resolve) => (answer = resolve)) }, LEASE_MS, now);
+    const held = new HeldLease(LEASE, { renewLease: () => new Promise<boolean>((resolve) => (answer = resolve)) }, LEASE_MS, { now });
     const stop = held.keepAlive();
     await pass(5_000); // a renewal sent at 5 s
     await pass(4_999);

@@ -10,20 +10,24 @@ export type CiviApi = Pick<CiviClient, 'call' | 'batch' | 'getAll' | 'version'>;
 
 export class HeldLease {
   #lost = false;
-  /** When, on this process's monotonic clock, the lease has surely run out in the store. */
+  /** Until when, on this process's monotonic clock, the lease surely holds in the store. */
   #deadline: number;
+  private readonly now: () => number;
 
   /**
-   * `leaseMs`: the length the lease was just taken for. `now`: a monotonic clock in milliseconds;
-   * the wall clock could be stepped, and the store measures the lease on its own.
+   * `leaseMs`: the length the lease was taken for. `askedAt`: when the claim was sent, on `now`, a
+   * monotonic clock in milliseconds (the wall clock could be stepped, and the store measures the
+   * lease on its own): the lease runs from when the store took the claim, however long its answer
+   * (a durable commit) took to come back.
    */
   constructor(
     readonly lease: Lease,
     private readonly store: Pick<WorkQueue, 'renewLease'>,
     private readonly leaseMs: number,
-    private readonly now: () => number = () => performance.now(),
+    { now = () => performance.now(), askedAt }: { now?: () => number; askedAt?: number } = {},
   ) {
-    this.#deadline = this.#deadlineFrom(this.now());
+    this.now = now;
+    this.#deadline = this.#deadlineFrom(askedAt ?? now());
   }
 
   /** Renews the lease every third of its length until the returned function is called. */
@@ -58,8 +62,9 @@ export class HeldLease {
   }
 
   /**
-   * A lease taken or renewed after `sentAt` runs until at least `sentAt + leaseMs` by the store's
-   * clock; a tenth of it is kept back for the time the store's answer took to arrive.
+   * A lease taken or renewed after `sentAt` runs until at least `sentAt + leaseMs`; a tenth of it
+   * is kept back for the store's clock running faster than this one, and for the call this
+   * holder is about to send.
    */
   #deadlineFrom(sentAt: number): number {
     return sentAt + this.leaseMs * 0.9;

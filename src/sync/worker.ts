@@ -173,8 +173,10 @@ export class Worker {
     const { store, logger } = this.options;
     while (this.running) {
       let claimed: Claimed;
+      let askedAt = 0;
       try {
         await this.storeClock?.follow();
+        askedAt = performance.now();
         claimed = await store.claimWork(this.owner, this.now(), this.leaseMs, this.memberBatch);
         this.availability.succeeded();
       } catch (error) {
@@ -194,7 +196,7 @@ export class Worker {
       if (claimed.nextDueMs === 0) this.wakeOne();
       else if (claimed.nextDueMs !== undefined) this.wakeIn(claimed.nextDueMs);
       const { lease, work } = claimed;
-      const held = new HeldLease(lease, store, this.leaseMs);
+      const held = new HeldLease(lease, store, this.leaseMs, { askedAt });
       const stopRenewing = held.keepAlive();
       let released = false;
       try {
