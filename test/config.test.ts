@@ -221,7 +221,11 @@ describe('accepted spellings', () => {
   it("takes the README's production example as it is written", () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const example = /In production:\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-    const assigned = Object.fromEntries([...example.matchAll(/(?:^|\s)([A-Z_]+)=(?:'([^']*)'|(\S+))/g)].map((m) => [m[1], m[2] ?? m[3]]));
+    // A value made by a command, "$(openssl rand -hex 32)", stands for what the command prints.
+    const made = (command: string) => (command.startsWith('openssl rand -hex ') ? 'f'.repeat(2 * Number(command.split(' ').pop())) : '');
+    const assigned = Object.fromEntries(
+      [...example.matchAll(/(?:^|\s)([A-Z_]+)=(?:'([^']*)'|"\$\(([^)]*)\)"|(\S+))/g)].map((m) => [m[1], m[2] ?? (m[3] !== undefined ? made(m[3]) : m[4])]),
+    );
     expect(Object.keys(assigned)).toEqual(expect.arrayContaining(['CIVICRM_URL', 'CIVICRM_API_KEY', 'WEBHOOK_SECRETS', 'ADMIN_TOKEN']));
     expect(() => loadConfig(assigned)).not.toThrow();
   });

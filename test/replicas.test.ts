@@ -105,16 +105,19 @@ it('replicas whose clocks disagree: a change answered by the one ahead is outran
   ]));
   const deliver = async (replica: Service, event: string, delivery: DrupalDelivery) => {
     const { headers, payload } = signedDrupal(event, delivery);
-    expect((await fetch(`${replica.url}/webhooks/drupal`, { method: 'POST', headers, body: payload })).status).toBe(202);
+    const answer = await fetch(`${replica.url}/webhooks/drupal`, { method: 'POST', headers, body: payload });
+    expect(answer.status).toBe(202);
+    return Date.parse(answer.headers.get('date')!) - Date.now();
   };
   // Drupal posts each change once the one before is answered; memberships carry no time of their own.
   const joined = drupalFixture('og-membership-create');
   joined.entity.state = [{ value: 'active' }];
-  await deliver(ahead!, 'entity:og_membership:create', joined);
+  // The answer's Date header is the replica's clock: the one ahead is, by about 30 s.
+  expect(await deliver(ahead!, 'entity:og_membership:create', joined)).toBeGreaterThan(20_000);
   const blocked = drupalFixture('og-membership-create');
   blocked.event = 'entity:og_membership:update';
   blocked.entity.state = [{ value: 'blocked' }];
-  await deliver(behind!, 'entity:og_membership:update', blocked);
+  expect(await deliver(behind!, 'entity:og_membership:update', blocked)).toBeLessThan(5_000);
 
   const members = await waitFor(async () => {
     const answer = await fetch(`${behind!.url}/admin/groups/42`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });

@@ -229,10 +229,16 @@ export interface SyncResults {
   memberFailed(lease: Lease, uid: number, failure: Failure): Promise<void>;
   /** A batch's member results and the release of the lease, in one transaction. */
   finishMembers(lease: Lease, synced: MemberSynced[], failed: Array<{ uid: number; failure: Failure }>, restMs?: number): Promise<void>;
-  /** Records the GroupContact statuses really found in CiviCRM for members (absent = no row). */
-  /** `markForSync`: and marks the group and every member to be synced again, in the same commit. */
+  /**
+   * Records the GroupContact statuses really found in CiviCRM for members (absent = no row);
+   * `markForSync`: and marks the group and every member to be synced again, in the same commit.
+   */
   setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>, options?: { markForSync?: boolean }): Promise<void>;
-  /** The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. */
+  /**
+   * The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. A
+   * contact forgotten (`null`) also forgets the statuses known for its user in every group, and
+   * marks their clean memberships to be written again.
+   */
   saveContacts(links: ContactLink[]): Promise<void>;
 }
 
