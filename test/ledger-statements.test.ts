@@ -329,6 +329,15 @@ describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
     expect(batched).toEqual(sequential);
     expect(batched.filter((o) => o === 'duplicate')).toHaveLength(1);
     expect(await state(together)).toEqual(await state(oneByOne));
+
+    // Events with no time of their own are dated by the store in that same insert: no wait more.
+    const waitsBeforeDated = waits();
+    const dated = Array.from({ length: 10 }, (_, i) => ({
+      ...ogEvent({ type: 'og.membership.created', groupId: 3, member: { user: { id: 200 + i }, state: 'active', isAdmin: false } }, T, `dated-${i}`),
+      atReceipt: {},
+    }));
+    expect(await Promise.all(dated.map((event) => together.accept(event)))).toEqual(dated.map(() => 'accepted'));
+    expect(waits() - waitsBeforeDated).toBe(1);
   });
 
   it('answers a whole batch with the outage at once when the store is out of reach, asking it once', async () => {
@@ -355,7 +364,8 @@ describe.each(ADAPTERS)('group commit (%s)', (_name, make) => {
     const refusal = Object.assign(new Error('refused by the database'), { code: _name === 'SQLite' ? 'SQLITE_CONSTRAINT_CHECK' : '23514' });
     expect(inner.isOutage(refusal)).toBe(false);
     const poisoned = (db: Transaction): Transaction => ({
-      all: (sql, params) => (params?.[0] === 'poison' ? Promise.reject(refusal) : db.all(sql, params)),
+      // The events' insert holding the poisoned one, alone or in the batch.
+      all: (sql, params) => (String(params?.[0]).includes('"id":"poison"') ? Promise.reject(refusal) : db.all(sql, params)),
       run: (sql, params) => db.run(sql, params),
       send: (sql, params) => db.send(sql, params),
     });

@@ -197,6 +197,22 @@ describe.each(STORES)('%s store', (_name, open) => {
       expect(listed!.received_at).toBe(listed!.occurred_at);
       expect(await memberOf(42, 7)).toMatchObject({ state: 'deleted' });
     });
+
+    it('dates a change that came after a time a millisecond after it, when that is later than the receipt, within a day', async () => {
+      const atReceipt = async (id: string, after: number, change: OgChange) => {
+        await store.accept({ ...ogEvent(change, Date.now(), id), atReceipt: { after } });
+        const found = (await store.listEvents({ limit: 100 })).find((e) => e.id === id)!;
+        return { occurred: Date.parse(found.occurred_at), received: Date.parse(found.received_at) };
+      };
+      const past = await atReceipt('del-past', Date.now() - 60_000, groupDeleted(41));
+      expect(past.occurred).toBe(past.received);
+      const ahead = Date.now() + 60_000;
+      expect((await atReceipt('del-ahead', ahead, groupDeleted(42))).occurred).toBe(ahead + 1);
+      // Both events go one by one (a group's) and as a batch of memberships: the same rule.
+      expect((await atReceipt('left-ahead', ahead, left(43, 7))).occurred).toBe(ahead + 1);
+      const far = await atReceipt('del-far', Date.now() + 10 * 86_400_000, groupDeleted(44));
+      expect(far.occurred).toBe(far.received + 86_400_000);
+    });
   });
 
   describe('the admission rules (one door)', () => {

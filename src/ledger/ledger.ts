@@ -11,9 +11,8 @@
 //      every group where its user has rows known, before its users row);
 //   5. last, one event_counter row.
 // Pruning settled events takes none of these: no unclean item points at the events it deletes.
-import { admit } from '../events/admission.js';
+import { admit, MAX_FUTURE_MS } from '../events/admission.js';
 import type { OgEvent, OgUser } from '../events/model.js';
-import { receiptTime } from '../events/dating.js';
 import { changedOwner, ledgerChangesOf, type LedgerChanges, type MemberWrite } from './changes.js';
 import {
   eventCountsOf,
@@ -175,9 +174,8 @@ export class Ledger implements Store {
     });
   }
 
-  #write(queued: QueuedAccept[], isolate: boolean): Promise<AcceptResult[]> {
+  #write(ordered: QueuedAccept[], isolate: boolean): Promise<AcceptResult[]> {
     return this.adapter.write(async (db) => {
-      const ordered = await this.#datedByStore(db, queued);
       let out: AcceptResult[];
       if (!isolate && plainMemberships(ordered)) out = await this.#recordMemberships(db, ordered);
       else {
@@ -190,60 +188,53 @@ export class Ledger implements Store {
   }
 
   /**
-   * Events dated by their receipt take the store's clock, one for every replica, read in their
-   * transaction and so after each of them was received: a change Drupal sent once the one before
-   * was answered is dated after it, whichever replicas took the two.
-   */
-  async #datedByStore(db: Transaction, queued: QueuedAccept[]): Promise<QueuedAccept[]> {
-    if (!queued.some((q) => q.event.atReceipt)) return queued;
-    const now = await this.#clockOf(db);
-    return queued.map((q) => {
-      const dating = q.event.atReceipt;
-      return dating ? { ...q, event: { ...q.event, receivedAt: now, occurredAt: receiptTime(dating, now) } } : q;
-    });
-  }
-
-  /**
    * A batch of membership events, each of another membership, in a few statements for the whole
    * batch rather than five per event: what #record does for each, row for row. The burst of a
    * bulk operation in Drupal is such a batch. Only the events' insert is read, for the sequence
    * numbers it took: the writes after it are sent with the commit (one round trip on PostgreSQL).
    */
   async #recordMemberships(db: Transaction, ordered: QueuedAccept[]): Promise<AcceptResult[]> {
-    const d = this.adapter.dialect;
     for (const ogId of new Set(ordered.map((q) => q.changes.ogId))) this.adapter.lockGroupWriters(db, ogId);
-    const inserted = await db.all<{ id: string; seq: number }>(
-      `INSERT INTO events (id, source, type, occurred_at, received_at, change)
-       SELECT r.id, r.source, r.type, r.occurred_at, r.received_at, r.change
-       FROM ${d.rows({ n: 'int', id: 'text', source: 'text', type: 'text', occurred_at: 'int', received_at: 'int', change: 'text' })} r
-       WHERE true ORDER BY r.n
-       ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
-      [
-        json(
-          ordered.map(({ event }, n) => ({
-            n,
-            id: event.id,
-            source: event.source,
-            type: event.change.type,
-            occurred_at: event.occurredAt,
-            received_at: event.receivedAt,
-            change: JSON.stringify(event.change),
-          })),
-        ),
-      ],
-    );
-    const seqOf = new Map(inserted.map((row) => [row.id, Number(row.seq)]));
-    const accepted = ordered.filter((q) => seqOf.has(q.event.id));
+    const inserted = await this.#insertEvents(db, ordered.map((q) => q.event));
+    const accepted = ordered.filter((q) => inserted.has(q.event.id));
     if (accepted.length > 0) {
       // A group's placeholder, or its revival, goes with its first event, as in #record.
       const firstSeq = new Map<number, number>();
-      for (const q of accepted) if (!firstSeq.has(q.changes.ogId)) firstSeq.set(q.changes.ogId, seqOf.get(q.event.id)!);
+      for (const q of accepted) if (!firstSeq.has(q.changes.ogId)) firstSeq.set(q.changes.ogId, inserted.get(q.event.id)!.seq);
       this.#placeGroups(db, [...firstSeq].map(([og_id, seq]) => ({ og_id, seq })));
       const users = accepted.flatMap((q) => q.changes.users);
       if (users.length > 0) this.#saveProfiles(db, users);
-      this.#writeMembers(db, accepted.map((q) => memberRow(q.changes.members[0]!, q.event.occurredAt, seqOf.get(q.event.id)!)));
+      this.#writeMembers(
+        db,
+        accepted.map((q) => {
+          const { seq, occurredAt } = inserted.get(q.event.id)!;
+          return memberRow(q.changes.members[0]!, occurredAt, seq);
+        }),
+      );
     }
-    return ordered.map((q) => ({ outcome: seqOf.has(q.event.id) ? 'accepted' : 'duplicate' }));
+    return ordered.map((q) => ({ outcome: inserted.has(q.event.id) ? 'accepted' : 'duplicate' }));
+  }
+
+  /**
+   * Inserts events in their order; the sequence number and the time of each one new. An event with
+   * no time of its own is dated here, by the store's clock, read once for the statement and so
+   * after every event of it was received (dating.ts says why): never before its `after` (a deleted
+   * node's last edit, by Drupal's clock) and never beyond what admission takes. Read with the
+   * insert's answer, it costs no wait of its own.
+   */
+  async #insertEvents(db: Transaction, events: OgEvent[]): Promise<Map<string, { seq: number; occurredAt: number }>> {
+    const d = this.adapter.dialect;
+    const dated = `CASE WHEN r.at_receipt = 0 THEN r.occurred_at WHEN r.after IS NULL THEN clock.now
+      ELSE ${d.greatest('clock.now', d.least('r.after + 1', `clock.now + ${MAX_FUTURE_MS}`))} END`;
+    const inserted = await db.all<{ id: string; seq: number; occurred_at: number }>(
+      `INSERT INTO events (id, source, type, occurred_at, received_at, change)
+       SELECT r.id, r.source, r.type, ${dated}, CASE WHEN r.at_receipt = 0 THEN r.received_at ELSE clock.now END, r.change
+       FROM ${d.rows(EVENT_ROW)} r CROSS JOIN (SELECT ${d.now} AS now) clock
+       WHERE true ORDER BY r.n
+       ON CONFLICT (id) DO NOTHING RETURNING id, seq, occurred_at`,
+      [json(events.map(eventRow))],
+    );
+    return new Map(inserted.map((row) => [row.id, { seq: Number(row.seq), occurredAt: Number(row.occurred_at) }]));
   }
 
   async #acceptOne(db: Transaction, queued: QueuedAccept, isolate: boolean): Promise<AcceptResult> {
@@ -264,13 +255,9 @@ export class Ledger implements Store {
   /** Records one event and its ledger effect, in the caller's transaction. */
   async #record(db: Transaction, event: OgEvent, changes: LedgerChanges): Promise<AcceptOutcome> {
     this.adapter.lockGroupWriters(db, changes.ogId);
-    const [inserted] = await db.all<{ seq: number }>(
-      `INSERT INTO events (id, source, type, occurred_at, received_at, change) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO NOTHING RETURNING seq`,
-      [event.id, event.source, event.change.type, event.occurredAt, event.receivedAt, JSON.stringify(event.change)],
-    );
+    const inserted = (await this.#insertEvents(db, [event])).get(event.id);
     if (!inserted) return 'duplicate';
-    await this.applyChanges(db, changes, event.occurredAt, inserted.seq);
+    await this.applyChanges(db, changes, inserted.occurredAt, inserted.seq);
     return 'accepted';
   }
 
@@ -734,12 +721,8 @@ export class Ledger implements Store {
     return { group: groupRecord(group), members: members.map(memberRecord), users: await usersOf(this.adapter, db, members.map((m) => m.uid)) };
   }
 
-  clock(): Promise<number> {
-    return this.#clockOf(this.adapter.db);
-  }
-
-  async #clockOf(db: Db): Promise<number> {
-    const [row] = await db.all<{ now: number }>(`SELECT ${this.adapter.dialect.now} AS now`);
+  async clock(): Promise<number> {
+    const [row] = await this.adapter.db.all<{ now: number }>(`SELECT ${this.adapter.dialect.now} AS now`);
     return Number(row!.now);
   }
 
@@ -950,6 +933,31 @@ async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<nu
   const found = new Map(rows.map((row) => [row.uid, row]));
   return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
 }
+
+const EVENT_ROW = {
+  n: 'int',
+  id: 'text',
+  source: 'text',
+  type: 'text',
+  occurred_at: 'int',
+  received_at: 'int',
+  change: 'text',
+  at_receipt: 'int',
+  after: 'int',
+} as const;
+
+/** An event as #insertEvents takes it; `n` keeps the order it came in. */
+const eventRow = (event: OgEvent, n: number) => ({
+  n,
+  id: event.id,
+  source: event.source,
+  type: event.change.type,
+  occurred_at: event.occurredAt,
+  received_at: event.receivedAt,
+  change: JSON.stringify(event.change),
+  at_receipt: event.atReceipt ? 1 : 0,
+  after: event.atReceipt?.after ?? null,
+});
 
 interface MemberWriteRow {
   og_id: number;
