@@ -29,14 +29,12 @@ afterEach(async () => {
   await schema.drop();
 });
 
+/** The configuration of every replica: this test's CiviCRM and database. */
+const replicaEnv = (overrides: Record<string, string> = {}) =>
+  testEnv({ CIVICRM_URL: emulator.restUrl, CIVICRM_API_KEY: emulator.apiKey, CIVICRM_SITE_KEY: emulator.siteKey, DATABASE_URL: schema.url, ...overrides });
+
 it('two replicas share the work and make every group, contact and membership once', { timeout: 120_000 }, async () => {
-  const env = testEnv({
-    CIVICRM_URL: emulator.restUrl,
-    CIVICRM_API_KEY: emulator.apiKey,
-    CIVICRM_SITE_KEY: emulator.siteKey,
-    DATABASE_URL: schema.url,
-    SYNC_CONCURRENCY: '3',
-  });
+  const env = replicaEnv({ SYNC_CONCURRENCY: '3' });
   replicas = await Promise.all([startService(env), startService(env)]);
   const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
 
@@ -92,12 +90,7 @@ function libfaketime(): string {
 }
 
 it('replicas whose clocks disagree: a change answered by the one ahead is outranked by the next, taken by the one behind', { timeout: 120_000 }, async () => {
-  const env = testEnv({
-    CIVICRM_URL: emulator.restUrl,
-    CIVICRM_API_KEY: emulator.apiKey,
-    CIVICRM_SITE_KEY: emulator.siteKey,
-    DATABASE_URL: schema.url,
-  });
+  const env = replicaEnv();
   const [ahead, behind] = (replicas = await Promise.all([
     // Monotonic time stays real: only the wall clock, the one events could be dated by, is off.
     startService({ ...env, LD_PRELOAD: libfaketime(), FAKETIME: '+30s', FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
