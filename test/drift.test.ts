@@ -176,6 +176,21 @@ describe('a contact merged in CiviCRM', () => {
     expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Added', acl: undefined });
   });
 
+  it('a reconcile that follows a merge repairs the kept contact by the rows it found there', async () => {
+    await chessClub();
+    const merged = contactOf(rig.emulator, 8)!;
+    // The contact kept was put in the ACL group by hand; 8 is no admin.
+    const kept = rig.emulator.db.addContact({ email: 'u8.other@example.org' });
+    await civi.call('GroupContact', 'create', { group_id: ogGroups(rig.emulator, 42).acl!.id, contact_id: kept, status: 'Added' });
+    rig.emulator.db.mergeContacts(kept, merged);
+
+    expect((await rig.admin('POST', '/admin/groups/42/reconcile')).status).toBe(202);
+    await rig.settle();
+    expect(contactOf(rig.emulator, 8)).toBe(kept);
+    expect(statusesOf(rig.emulator, 42, 8)).toEqual({ member: 'Added', acl: 'Removed' });
+    await expectNothingDead();
+  });
+
   it('a cached contact found by email and then trashed is not written to; the user is looked up again', async () => {
     await started();
     // A contact made in CiviCRM before, with the user's email and no UFMatch.

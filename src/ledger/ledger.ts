@@ -7,8 +7,8 @@
 //      sequence number: accept, replay, the reconcile and forget marks;
 //   2. og_groups rows (FOR UPDATE), by og_id;
 //   3. users rows, by uid;
-//   4. og_members rows of groups already locked (a contact forgotten takes the writers lock of
-//      every group where its user has rows known, before its users row);
+//   4. og_members rows of groups already locked (a user leaving a contact takes the writers
+//      lock of every group where rows are known for it, before the users row);
 //   5. last, one event_counter row.
 // Pruning settled events takes none of these: no unclean item points at the events it deletes.
 import { admit, MAX_FUTURE_MS } from '../events/admission.js';
@@ -872,11 +872,11 @@ export class Ledger implements Store {
     // One row per uid, the last link winning, in uid order (the lock order).
     const byUid = new Map(links.map((l) => [l.uid, { uid: l.uid, contact_id: l.contactId, contact_linked: l.linked ? 1 : 0 }]));
     const rows = [...byUid.values()].sort((a, b) => a.uid - b.uid);
-    const forgetting = rows.filter((r) => r.contact_id === null).map((r) => r.uid);
     // Redone by looking the users up again if lost: need not wait for the disk.
     await this.adapter.write(
       async (db) => {
-        const groups = forgetting.length > 0 ? await this.#groupsWithRowsKnown(db, forgetting) : [];
+        const stale = await this.#rowsOfContactsLeft(db, rows);
+        const groups = [...new Set(stale.map((row) => row.og_id))].sort((a, b) => a - b);
         for (const ogId of groups) this.adapter.lockGroupWriters(db, ogId);
         db.send(
           `INSERT INTO users (uid, contact_id, contact_linked)
@@ -885,29 +885,34 @@ export class Ledger implements Store {
            ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
           [json(rows)],
         );
-        if (groups.length > 0) await this.#forgetRows(db, forgetting, groups);
+        if (stale.length > 0) await this.#forgetRows(db, [...new Set(stale.map((row) => row.uid))], groups);
       },
       { durable: false },
     );
   }
 
-  /** The groups, in og_id order, where any of these users has GroupContact rows known. */
-  async #groupsWithRowsKnown(db: Transaction, uids: number[]): Promise<number[]> {
-    const found = await db.all<{ og_id: number }>(
-      `SELECT DISTINCT og_id FROM og_members
-       WHERE ${this.adapter.dialect.inList('uid')} AND (civi_member_status IS NOT NULL OR civi_acl_status IS NOT NULL)
-       ORDER BY og_id`,
-      [json(uids)],
+  /**
+   * The memberships with GroupContact rows known for a contact its user is leaving: the contact
+   * cached is forgotten (in the trash, its link gone) or another takes its place.
+   */
+  async #rowsOfContactsLeft(db: Transaction, links: Array<{ uid: number; contact_id: number | null }>): Promise<Array<{ og_id: number; uid: number }>> {
+    const d = this.adapter.dialect;
+    const found = await db.all<{ og_id: number; uid: number }>(
+      `SELECT m.og_id, m.uid FROM ${d.rows({ uid: 'int', contact_id: 'int' })} r
+       JOIN users u ON u.uid = r.uid JOIN og_members m ON m.uid = r.uid
+       WHERE u.contact_id IS NOT NULL AND (r.contact_id IS NULL OR r.contact_id <> u.contact_id)
+         AND (m.civi_member_status IS NOT NULL OR m.civi_acl_status IS NOT NULL)`,
+      [json(links.map(({ uid, contact_id }) => ({ uid, contact_id })))],
     );
-    return found.map((row) => Number(row.og_id));
+    return found.map((row) => ({ og_id: Number(row.og_id), uid: Number(row.uid) }));
   }
 
   /**
-   * The rows known for a user's memberships are those of the contact forgotten (put in the trash,
-   * or its link gone): they say nothing of the contact looked up next, in any group. (A contact
-   * replaced by another through its UFMatch keeps them: a merge moves the rows with it.) A clean
-   * membership is marked to be written again; one being synced, retrying or dead keeps its course,
-   * and its backoff: a contact forgotten again and again must not bring retries at once for ever.
+   * The rows known for a user's memberships are those of the contact they leave: they say nothing
+   * of the next one, in any group (a merge moves the rows to the contact kept, and writing them
+   * again there changes nothing). A clean membership is marked to be written again; one being
+   * synced, retrying or dead keeps its course, and its backoff: a contact left again and again
+   * must not bring retries at once for ever.
    */
   async #forgetRows(db: Transaction, uids: number[], groups: number[]): Promise<void> {
     const d = this.adapter.dialect;

@@ -236,8 +236,8 @@ export interface SyncResults {
   setKnownStatuses(lease: Lease, statuses: Array<{ uid: number; member?: string; acl?: string }>, options?: { markForSync?: boolean }): Promise<void>;
   /**
    * The contacts users resolved to; not fenced: a user's contact is the same whoever finds it. A
-   * contact forgotten (`null`) also forgets the statuses known for its user in every group, and
-   * marks their clean memberships to be written again.
+   * contact left behind (forgotten, `null`, or replaced by another) takes the statuses known for
+   * it in every group with it, and the clean memberships concerned are written again.
    */
   saveContacts(links: ContactLink[]): Promise<void>;
 }

@@ -45,17 +45,17 @@ export async function reconcileGroup(
     const withContact = new Set(report.observed.map((o) => o.uid));
     if (!dryRun) {
       // A member the lookup finds no contact for (its email changed, or another user's link now
-      // holds the contact cached) has no rows the audit could count as theirs: their known rows go,
-      // and so does the cached contact, so that the worker looks the user up again. The rows first,
-      // and with them the mark that has the worker write exactly what differs: were the lease lost
-      // before the contacts, a contact still cached is written to again as before the audit, while
-      // rows still known with no contact would never be written again.
+      // holds the contact cached) has no rows the audit could count as theirs: the cached contact
+      // goes, so that the worker looks the user up again, and with it the rows known for it in
+      // every group. The contacts first: what the store forgets with a contact left behind, the
+      // rows found here then replace in this group, with the mark that has the worker write
+      // exactly what differs.
       const lost = members.filter((m) => !withContact.has(m.uid));
-      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((m) => ({ uid: m.uid }))], { markForSync: true });
       await store.saveContacts([
         ...report.observed.map((o) => ({ uid: o.uid, contactId: o.contactId, linked: o.linked })),
         ...lost.filter((m) => users.get(m.uid)?.contactId !== undefined).map((m) => ({ uid: m.uid, contactId: null })),
       ]);
+      await store.setKnownStatuses(lease, [...report.observed, ...lost.map((m) => ({ uid: m.uid }))], { markForSync: true });
     }
     return toReport(report, dryRun, members.map((m) => m.uid).filter((uid) => !withContact.has(uid)));
   } finally {
