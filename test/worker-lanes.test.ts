@@ -73,3 +73,15 @@ it('lets no lane look again when no other group has work', async () => {
   await new Promise((resolve) => setTimeout(resolve, 100));
   expect(claims).toHaveLength(3);
 });
+
+it("asks for work as of the store's clock, not this host's", async () => {
+  const asked: number[] = [];
+  const store = {
+    clock: async () => Date.now() + 3_600_000,
+    claimWork: async (_owner: string, now: number) => (asked.push(now), undefined),
+  } as unknown as SyncStore;
+  worker = new Worker({ store, reconciler: {} as Reconciler, concurrency: 1, pollMs: 600_000 });
+  worker.start();
+  await pollUntil(() => asked.length >= 1, { what: 'a lane to look for work' });
+  expect(asked[0]! - Date.now()).toBeGreaterThan(3_500_000);
+});

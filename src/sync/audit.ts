@@ -34,9 +34,10 @@ export async function reconcileGroup(
 ): Promise<ReconcileReport | undefined | 'busy'> {
   const group = await store.group(ogId);
   if (!group) return undefined;
-  const lease = await waitForLease(store, ogId, `reconcile-${randomUUID()}`);
-  if (!lease) return 'busy';
-  const held = new HeldLease(lease, store, LEASE_MS);
+  const taken = await waitForLease(store, ogId, `reconcile-${randomUUID()}`);
+  if (!taken) return 'busy';
+  const { lease, askedAt } = taken;
+  const held = new HeldLease(lease, store, LEASE_MS, { askedAt });
   const stopRenewing = held.keepAlive();
   try {
     const members = await store.members(ogId);
@@ -64,12 +65,17 @@ export async function reconcileGroup(
   }
 }
 
-/** A worker holds a group for one batch at a time: wait a little for it to let go. */
-async function waitForLease(store: SyncStore, ogId: number, owner: string): Promise<Lease | undefined> {
+/**
+ * A worker holds a group for one batch at a time: wait a little for it to let go. With the lease,
+ * when the request that took it was sent (on the monotonic clock HeldLease counts by).
+ */
+async function waitForLease(store: SyncStore, ogId: number, owner: string): Promise<{ lease: Lease; askedAt: number } | undefined> {
   const giveUpAt = Date.now() + LEASE_WAIT_MS;
   for (;;) {
+    const askedAt = performance.now();
     const lease = await store.leaseGroup(ogId, owner, LEASE_MS);
-    if (lease || Date.now() > giveUpAt) return lease;
+    if (lease) return { lease, askedAt };
+    if (Date.now() > giveUpAt) return undefined;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -40,10 +40,14 @@ export class Resync {
     await this.#running;
   }
 
-  /** Re-observes the group due first, if any is due; what was found. */
-  async runOnce(now = Date.now()): Promise<ReconcileReport | 'busy' | undefined> {
+  /**
+   * Re-observes the group due first, if any is due; what was found. `now`, by default the store's
+   * clock: the resync times one replica writes are read by all.
+   */
+  async runOnce(now?: number): Promise<ReconcileReport | 'busy' | undefined> {
     const { store, reconciler, intervalMs, metrics, logger } = this.options;
-    const ogId = await store.claimResync(now, now - intervalMs);
+    const at = now ?? (await store.clock());
+    const ogId = await store.claimResync(at, at - intervalMs);
     if (ogId === undefined) return undefined;
     try {
       const report = await reconcileGroup(store, reconciler, ogId, false);
