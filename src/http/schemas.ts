@@ -169,7 +169,9 @@ export const MemberRecord = Type.Object(
     uid: Type.Integer({ description: 'Drupal user id' }),
     state: Type.Enum(['active', 'pending', 'blocked', 'deleted']),
     isAdmin: Type.Boolean({ description: "The OG administrator role, as the membership has it (the group's owner is an administrator by ownership: see the group's ownerUid)" }),
-    changedAt: EpochMs('Time of the change that set the membership'),
+    changedAt: Type.Integer({
+      description: "Time of the change that set the membership (Unix epoch milliseconds); -1 for the row given to a group's owner who has no membership of their own",
+    }),
     syncState: ref(SyncState),
     dirtySeq: Type.Integer(),
     attempts: Type.Integer(),
