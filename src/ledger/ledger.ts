@@ -875,8 +875,8 @@ export class Ledger implements Store {
     // Redone by looking the users up again if lost: need not wait for the disk.
     await this.adapter.write(
       async (db) => {
-        const stale = await this.#rowsOfContactsLeft(db, rows);
-        const groups = [...new Set(stale.map((row) => row.og_id))].sort((a, b) => a - b);
+        const leaving = await this.#usersLeavingContacts(db, byUid);
+        const groups = leaving.length > 0 ? await this.#groupsWithRowsKnown(db, leaving) : [];
         for (const ogId of groups) this.adapter.lockGroupWriters(db, ogId);
         db.send(
           `INSERT INTO users (uid, contact_id, contact_linked)
@@ -885,26 +885,37 @@ export class Ledger implements Store {
            ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
           [json(rows)],
         );
-        if (stale.length > 0) await this.#forgetRows(db, [...new Set(stale.map((row) => row.uid))], groups);
+        if (groups.length > 0) await this.#forgetRows(db, leaving, groups);
       },
       { durable: false },
     );
   }
 
   /**
-   * The memberships with GroupContact rows known for a contact its user is leaving: the contact
-   * cached is forgotten (in the trash, its link gone) or another takes its place.
+   * The users leaving the contact cached for them: it is forgotten (in the trash, its link gone)
+   * or another takes its place. Found by key: most links are a first contact for a new user.
    */
-  async #rowsOfContactsLeft(db: Transaction, links: Array<{ uid: number; contact_id: number | null }>): Promise<Array<{ og_id: number; uid: number }>> {
-    const d = this.adapter.dialect;
-    const found = await db.all<{ og_id: number; uid: number }>(
-      `SELECT m.og_id, m.uid FROM ${d.rows({ uid: 'int', contact_id: 'int' })} r
-       JOIN users u ON u.uid = r.uid JOIN og_members m ON m.uid = r.uid
-       WHERE u.contact_id IS NOT NULL AND (r.contact_id IS NULL OR r.contact_id <> u.contact_id)
-         AND (m.civi_member_status IS NOT NULL OR m.civi_acl_status IS NOT NULL)`,
-      [json(links.map(({ uid, contact_id }) => ({ uid, contact_id })))],
+  async #usersLeavingContacts(db: Transaction, links: Map<number, { contact_id: number | null }>): Promise<number[]> {
+    const cached = await db.all<{ uid: number; contact_id: number }>(
+      `SELECT uid, contact_id FROM users WHERE ${this.adapter.dialect.inList('uid')} AND contact_id IS NOT NULL`,
+      [json([...links.keys()])],
     );
-    return found.map((row) => ({ og_id: Number(row.og_id), uid: Number(row.uid) }));
+    return cached.filter((c) => links.get(Number(c.uid))!.contact_id !== Number(c.contact_id)).map((c) => Number(c.uid));
+  }
+
+  /**
+   * The groups, in og_id order, where these users have GroupContact rows known. Memberships are
+   * not indexed by user (an index more for every membership written): this reads them all, which
+   * only a contact left behind asks for.
+   */
+  async #groupsWithRowsKnown(db: Transaction, uids: number[]): Promise<number[]> {
+    const found = await db.all<{ og_id: number }>(
+      `SELECT DISTINCT og_id FROM og_members
+       WHERE ${this.adapter.dialect.inList('uid')} AND (civi_member_status IS NOT NULL OR civi_acl_status IS NOT NULL)
+       ORDER BY og_id`,
+      [json(uids)],
+    );
+    return found.map((row) => Number(row.og_id));
   }
 
   /**
