@@ -12,6 +12,8 @@ const REFRESH_MS = 60_000;
 export class StoreClock {
   /** The store's time, and the monotonic time it was read at; none before the first answer. */
   #learned: { storeAt: number; at: number } | undefined;
+  /** The reading under way: lanes that ask at once share it. */
+  #reading: Promise<void> | undefined;
 
   constructor(
     private readonly store: Pick<WorkQueue, 'clock'>,
@@ -29,8 +31,13 @@ export class StoreClock {
    * Learns the store's time again when that is due (at first, then every minute), as read
    * halfway through its answer: off by at most half the round trip.
    */
-  async follow(): Promise<void> {
-    if (this.#learned && performance.now() - this.#learned.at < REFRESH_MS) return;
+  follow(): Promise<void> {
+    if (this.#learned && performance.now() - this.#learned.at < REFRESH_MS) return Promise.resolve();
+    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
+    return this.#reading;
+  }
+
+  async #read(): Promise<void> {
     const sent = performance.now();
     const storeAt = await this.store.clock();
     this.#learned = { storeAt, at: (sent + performance.now()) / 2 };
