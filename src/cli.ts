@@ -162,7 +162,7 @@ async function withSync(
   { startWorker = true } = {},
 ): Promise<number> {
   const config = configOrExit(loadConfig);
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ dest: 2, sync: true }));
   const store = await storeOrExit(config.database);
   const tally = new OutcomeTally();
   const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });

@@ -1,5 +1,7 @@
 // What the log says, and what it never holds: tokens sent by mistake in a query string, and one
-// line per request or poll while the store is down.
+// line per request or poll while the store is down. And what it keeps: every line made before a
+// kill -9.
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreAvailability } from '../src/ledger/availability.js';
@@ -87,6 +89,20 @@ describe('request URLs in the log', () => {
     expect(loggedUrl('/admin?token=x')).toBe('/admin?[redacted]');
     expect(loggedUrl('/console/?token=x')).toBe('/console/?[redacted]');
     expect(loggedUrl('/administrator?x=1')).toBe('/administrator?x=1');
+  });
+});
+
+describe('the log on stdout', () => {
+  it('holds every line logged before the process was killed (kill -9)', () => {
+    const script = `
+      import { createLogger } from ${JSON.stringify(new URL('../src/logger.ts', import.meta.url).href)};
+      const logger = createLogger('info');
+      for (let i = 0; i < 200; i++) logger.info({ i }, 'request completed');
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.signal).toBe('SIGKILL');
+    const lines = child.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { i: number; msg: string });
+    expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 });
 
