@@ -44,6 +44,17 @@ describe('group nodes', () => {
     });
   });
 
+  it("ignores the save of a node's translation: the group keeps its default language's title", () => {
+    expectIgnored(translate(fixture('node-group-update-translation')), /"fr" translation/);
+    // An older Drupal writes the flag as a string.
+    const legacy = fixture('node-group-update-translation');
+    legacy.entity.default_langcode = [{ value: '0' }];
+    expectIgnored(translate(legacy), /translation/);
+    const original = fixture('node-group-update-translation');
+    original.entity.default_langcode = [{ value: true }];
+    expect(translate(original)).toMatchObject({ kind: 'event', change: { type: 'og.group.updated', group: { title: "Club d'échecs" } } });
+  });
+
   it('translates an update from an older Drupal: ids as strings, changed as Unix seconds', () => {
     // The acting admin (uid 1) is not the owner (uid 7): the owner is known by id only.
     expect(translate(fixture('node-group-update-legacy'))).toEqual({

@@ -66,6 +66,15 @@ describe('group nodes', () => {
     expect(await userOf(app.store, 7)).toEqual({ id: 7 });
   });
 
+  it("a save of the group node's translation is answered ignored and leaves the group's title and owner", async () => {
+    await deliver(drupalFixture('node-group-create'));
+    const translation = drupalFixture('node-group-update-translation');
+    translation.entity.uid = [{ target_id: 9, target_type: 'user', target_uuid: '5d7e9f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6', url: '/user/9' }];
+    expectAnswer(await post(translation), 'ignored');
+    expect(await app.store.group(42)).toMatchObject({ title: 'Chess Club', ownerUid: 7 });
+    expect(await app.store.listEvents({ limit: 10 })).toHaveLength(1);
+  });
+
   it("an update whose node changed before the one applied is recorded without effect (ordering by 'changed')", async () => {
     await deliver(drupalFixture('node-group-create')); // changed 2026-11-24
     await deliver(drupalFixture('node-group-update-legacy')); // changed 2024-11-24

@@ -88,6 +88,14 @@ function translateNode(
     return ignored(`node bundle "${bundle}" is not an OG group bundle (OG_GROUP_BUNDLES: ${[...groupBundles].join(', ')})`);
   }
 
+  // A translation's save delivers that translation, as the hook is given it (webhooks.module,
+  // webhooks_entity_update, 8.x-1.0-alpha8: `$serializer->normalize($entity)`): its title, body
+  // and author are its own, and would rename the group until the next save in the default language.
+  if (op !== 'delete' && isFalse(prop(node, 'default_langcode', 'value'))) {
+    const langcode = stringProp(node, 'langcode', 'value') ?? 'another';
+    return ignored(`a save of the node's "${langcode}" translation: a group takes its title, description and owner from its default language`);
+  }
+
   const id = requireId(node, 'nid', 'value');
   if (op === 'delete') {
     // A deleted node's `changed` dates its last edit, not the deletion: the deletion must outrank
@@ -246,6 +254,9 @@ function withTime(change: OgChange, occurredAt: number | undefined): DrupalTrans
 }
 
 // ---- small helpers -----------------------------------------------------------------------
+
+/** A boolean field's false: `false` since Drupal 8.3, `"0"` before (see toId). */
+const isFalse = (value: unknown): boolean => value === false || value === 0 || value === '0';
 
 function isObject(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
