@@ -89,3 +89,15 @@ it("passes over a contact with the user's email that another Drupal user's UFMat
   expect(made.get(8)).toEqual({ contactId, linked: true, cached: false });
   expect(emulator.db.ufMatchByUfId(99)?.contact_id).toBe(othersContact);
 });
+
+it('makes a contact of a user whose names are longer than CiviCRM keeps, cut to 64 characters each', async () => {
+  const firstName = 'Maria da Conceição dos Santos Pereira de Albuquerque e Vasconcelos Melo';
+  const lastName = '😀'.repeat(70);
+  const made = await resolveContacts(civi, [{ id: 5, email: 'maria@example.org', firstName, lastName }], { createMissing: true });
+  const contactId = emulator.db.ufMatchByUfId(5)?.contact_id;
+  expect(made.get(5)).toEqual({ contactId, linked: true, cached: false });
+  expect(emulator.db.contacts.get(contactId!)).toMatchObject({
+    first_name: Array.from(firstName).slice(0, 64).join('').trimEnd(),
+    last_name: '😀'.repeat(64),
+  });
+});

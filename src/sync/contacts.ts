@@ -6,6 +6,7 @@ import type { ApiCall } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { UserRecord } from '../ledger/store.js';
 import type { CiviApi } from './lease.js';
+import { contactName } from './naming.js';
 
 /** Users per lookup call; keeps request bodies well under PHP's post limits. */
 const LOOKUP_CHUNK = 500;
@@ -163,8 +164,8 @@ async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<n
       {
         contact_type: 'Individual',
         email: u.email,
-        ...(u.firstName && { first_name: u.firstName }),
-        ...(u.lastName && { last_name: u.lastName }),
+        ...(u.firstName && { first_name: contactName(u.firstName) }),
+        ...(u.lastName && { last_name: contactName(u.lastName) }),
         // Chained, so the contact and its link are made in one transaction or not at all.
         'api.UFMatch.create': { uf_id: u.id, uf_name: u.email },
       },

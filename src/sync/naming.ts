@@ -32,6 +32,17 @@ export function aclName(ogId: number): string {
   return `OG Sync ACL :${ogId}:`;
 }
 
+/** `civicrm_contact.first_name` and `last_name` are varchar(64) (xml/schema/Contact/Contact.xml). */
+export const PERSON_NAME_MAX = 64;
+
+/**
+ * A Drupal name as a new contact's first or last name. CiviCRM refuses a longer one, and with it
+ * the contact and every membership of its user (api/v3/utils.php, _civicrm_api3_validate_string).
+ */
+export function contactName(name: string): string {
+  return cut(name, PERSON_NAME_MAX);
+}
+
 export interface GroupTitles {
   member: string;
   acl: string;
