@@ -103,7 +103,8 @@ const DrupalDelivery = {
     '`type[0].target_id` is in OG_GROUP_BUNDLES become group events (`nid`, `title`, owner from `uid`, order from ' +
     '`changed`); `entity:og_membership:create|update|delete` (OG 8.x: `uid`, `entity_type`, `entity_id`, `state`, ' +
     '`roles`; a role id ending in `-administrator` makes an admin) become membership events. Anything else ' +
-    'validly signed is answered `ignored`.',
+    "validly signed is answered `ignored`, and so is the update of a node's translation (`default_langcode` false): a " +
+    "group takes its title, description and owner from the node's default language.",
   properties: {
     event: { type: 'string', description: 'The event, e.g. `entity:node:create`; must equal `X-Drupal-Event` when both are sent' },
     user: { type: 'object', additionalProperties: true, description: 'The acting Drupal account, normalized' },
