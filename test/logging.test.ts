@@ -9,6 +9,7 @@ import type { Store } from '../src/ledger/store.js';
 import { createLogger, loggedUrl, requestLogger } from '../src/logger.js';
 import { ADMIN_TOKEN, nativeBody, testApp, type TestApp } from './support/app.js';
 import { adminRequest, postNative } from './support/http.js';
+import { REPO_ROOT } from './support/process.js';
 
 /** A logger writing JSON lines into memory. */
 function memoryLogger(level = 'info') {
@@ -99,7 +100,7 @@ describe('the log on stdout', () => {
       const logger = createLogger('info');
       for (let i = 0; i < 200; i++) logger.info({ i }, 'request completed');
       process.kill(process.pid, 'SIGKILL');`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(child.signal).toBe('SIGKILL');
     const lines = child.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { i: number; msg: string });
     expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
