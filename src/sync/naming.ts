@@ -33,7 +33,7 @@ export function aclName(ogId: number): string {
 }
 
 /** `civicrm_contact.first_name` and `last_name` are varchar(64) (xml/schema/Contact/Contact.xml). */
-export const PERSON_NAME_MAX = 64;
+const PERSON_NAME_MAX = 64;
 
 /**
  * A Drupal name as a new contact's first or last name. CiviCRM refuses a longer one, and with it
