@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { loadConfig, loadDatabaseConfig, loadWebhookSecrets, parseDuration } from './config.js';
 import { signNative } from './http/signatures.js';
 import type { Store } from './ledger/store.js';
@@ -162,7 +161,7 @@ async function withSync(
   { startWorker = true } = {},
 ): Promise<number> {
   const config = configOrExit(loadConfig);
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination({ dest: 2, sync: true }));
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   const store = await storeOrExit(config.database);
   const tally = new OutcomeTally();
   const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });

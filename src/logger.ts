@@ -38,12 +38,15 @@ export function loggedUrl(url: string): string {
 }
 
 /**
- * Lines go to `destination`, by default straight to stdout as each is made. pino's own default
- * hands every write to libuv's thread pool and wakes the event loop when it is done: at one
- * request at a time that cost two thread switches per request (a fifth or more of the intake's CPU
- * per event on a virtual machine), and lines still on their way were lost with the process.
+ * Lines go to `destination`, by default `process.stdout`, which writes each at once on the event
+ * loop's thread (libuv tries a pipe's write there and then) and keeps in memory only what a full
+ * pipe will not take. pino's own default hands every write to libuv's thread pool and wakes the
+ * event loop when it is done: at one request at a time that cost two thread switches per request
+ * (a fifth or more of the intake's CPU per event on a virtual machine), and lines still on their
+ * way were lost with the process. Its synchronous mode would stall the whole service, in sleeps
+ * of 100 ms, on a non-blocking pipe that stops draining.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
+export function createLogger(level: string, destination: pino.DestinationStream = process.stdout): Logger {
   return pino(
     {
       level,

@@ -1,7 +1,7 @@
 // What the log says, and what it never holds: tokens sent by mistake in a query string, and one
 // line per request or poll while the store is down. And what it keeps: every line made before a
 // kill -9.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreAvailability } from '../src/ledger/availability.js';
@@ -104,6 +104,26 @@ describe('the log on stdout', () => {
     expect(child.signal).toBe('SIGKILL');
     const lines = child.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { i: number; msg: string });
     expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('keeps lines in memory while stdout does not drain, and the process goes on', async () => {
+    // Logs until a megabyte waits behind a pipe nobody reads, then says so from the next turn
+    // of the event loop: a writer that blocked or slept on the full pipe would never get there.
+    const script = `
+      import { createLogger } from ${JSON.stringify(new URL('../src/logger.ts', import.meta.url).href)};
+      const logger = createLogger('info');
+      const filler = 'x'.repeat(1000);
+      let i = 0;
+      while (process.stdout.writableLength < 1_000_000) logger.info({ i: i++, filler }, 'request completed');
+      setImmediate(() => { process.stderr.write('went on'); process.exit(0); });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    child.stderr.on('data', (chunk: Buffer) => (said += String(chunk)));
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    clearTimeout(stuck);
+    expect(said).toBe('went on');
+    expect(code).toBe(0);
   });
 });
 
