@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, loadDatabaseConfig, loadWebhookSecrets, parseDuration } from './config.js';
 import { signNative } from './http/signatures.js';
 import type { Store } from './ledger/store.js';
-import { createLogger } from './logger.js';
+import { createLogger, stdio } from './logger.js';
 import { ingestSnapshots } from './operations/backfill.js';
 import { driveToCompletion, OutcomeTally } from './operations/drive.js';
 import { progressLine } from './operations/progress.js';
@@ -161,7 +161,7 @@ async function withSync(
   { startWorker = true } = {},
 ): Promise<number> {
   const config = configOrExit(loadConfig);
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, stdio(process.stderr));
   const store = await storeOrExit(config.database);
   const tally = new OutcomeTally();
   const sync = createSync(config, store, { logger, worker: { onOutcome: tally.record } });

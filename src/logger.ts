@@ -37,16 +37,42 @@ export function loggedUrl(url: string): string {
   return `${url.slice(0, query)}?[redacted]`;
 }
 
+const destinations = new WeakMap<NodeJS.WriteStream, pino.DestinationStream>();
+
 /**
- * Lines go to `destination`, by default `process.stdout`, which writes each at once on the event
- * loop's thread (libuv tries a pipe's write there and then) and keeps in memory only what a full
- * pipe will not take. pino's own default hands every write to libuv's thread pool and wakes the
- * event loop when it is done: at one request at a time that cost two thread switches per request
- * (a fifth or more of the intake's CPU per event on a virtual machine), and lines still on their
- * way were lost with the process. Its synchronous mode would stall the whole service, in sleeps
- * of 100 ms, on a non-blocking pipe that stops draining.
+ * A standard stream as a log's destination. It writes each line at once on the event loop's
+ * thread (libuv tries a pipe's write there and then) and keeps in memory only what a full pipe will
+ * not take. pino's own default hands every write to libuv's thread pool and wakes the event loop
+ * when it is done: at one request at a time that cost two thread switches per request (a fifth or
+ * more of the intake's CPU per event on a virtual machine), and lines still on their way were lost
+ * with the process. pino's synchronous mode would stall the whole service, in sleeps of 100 ms, on
+ * a non-blocking pipe that stops draining. A reader gone (EPIPE) ends the log, not the service, as
+ * pino's own streams do.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = process.stdout): Logger {
+export function stdio(stream: NodeJS.WriteStream): pino.DestinationStream {
+  let destination = destinations.get(stream);
+  if (!destination) {
+    let open = true;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      open = false;
+    });
+    destination = { write: (line: string) => void (open && stream.write(line)) };
+    destinations.set(stream, destination);
+  }
+  return destination;
+}
+
+/** Waits, for at most `limitMs`, until `stream` has handed the kernel every line it holds. */
+export async function drained(stream: NodeJS.WriteStream, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (stream.writableLength > 0 && !stream.destroyed && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Lines go to `destination`, by default stdout (see stdio). */
+export function createLogger(level: string, destination: pino.DestinationStream = stdio(process.stdout)): Logger {
   return pino(
     {
       level,

@@ -7,7 +7,7 @@ import { StoreAvailability } from './ledger/availability.js';
 import { openStore } from './ledger/index.js';
 import { Retention } from './ledger/retention.js';
 import type { Store } from './ledger/store.js';
-import { createLogger } from './logger.js';
+import { createLogger, drained } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSync } from './sync/service.js';
 import { VERSION } from './version.js';
@@ -72,6 +72,8 @@ export async function serve({ worker = true }: { worker?: boolean } = {}): Promi
     await retention.stop();
     await sync.close();
     await store.close();
+    // Lines a slow reader has not taken yet, "stopping" among them, would go with the process.
+    await drained(process.stdout, 2_000);
   });
 
   try {
