@@ -6,14 +6,12 @@ import type { ApiCall } from '../civicrm/client.js';
 import { CiviError } from '../civicrm/errors.js';
 import type { UserRecord } from '../ledger/store.js';
 import type { CiviApi } from './lease.js';
-import { contactName } from './naming.js';
+import { contactName, ufName } from './naming.js';
 
 /** Users per lookup call; keeps request bodies well under PHP's post limits. */
 const LOOKUP_CHUNK = 500;
 /** Contact.create calls per request. */
 const CREATE_CHUNK = 100;
-/** `civicrm_uf_match.uf_name` is varchar(128) (xml/schema/Core/UFMatch.xml). */
-const UF_NAME_MAX = 128;
 
 /**
  * A user's contact, or why there is none. `linked`: the contact is the user's through a UFMatch
@@ -168,10 +166,9 @@ async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<n
         email: u.email,
         ...(u.firstName && { first_name: contactName(u.firstName) }),
         ...(u.lastName && { last_name: contactName(u.lastName) }),
-        // Chained, so the contact and its link are made in one transaction or not at all. An email
-        // too long to be a uf_name would refuse both: the contact is made, unlinked, as one found
-        // by email is.
-        ...(linkable(u) && { 'api.UFMatch.create': { uf_id: u.id, uf_name: u.email } }),
+        // Chained, so the contact and its link are made in one transaction or not at all: the link
+        // is also what keeps two lanes from making two contacts of one user.
+        'api.UFMatch.create': { uf_id: u.id, uf_name: ufName(u.email!) },
       },
     ]);
     const answers = await civi.batch(calls);
@@ -181,14 +178,12 @@ async function createContacts(civi: CiviApi, users: UserRecord[]): Promise<Map<n
         if (!answer.retryable && answer.kind === 'api') results.set(user.id, { error: answer.message, permanent: true });
         else throw answer;
       } else {
-        results.set(user.id, { contactId: Number(answer.id ?? answer.values[0]?.id), linked: linkable(user), cached: false });
+        results.set(user.id, { contactId: Number(answer.id ?? answer.values[0]?.id), linked: true, cached: false });
       }
     });
   }
   return results;
 }
-
-const linkable = (user: UserRecord): boolean => Array.from(user.email ?? '').length <= UF_NAME_MAX;
 
 /** Runs read calls in one request; any failure fails the whole lookup. */
 async function readAll(civi: CiviApi, calls: ApiCall[]): Promise<Array<Array<Record<string, unknown>>>> {

@@ -43,6 +43,18 @@ export function contactName(name: string): string {
   return cut(name, PERSON_NAME_MAX);
 }
 
+/** `civicrm_uf_match.uf_name` is varchar(128) (xml/schema/Core/UFMatch.xml). */
+const UF_NAME_MAX = 128;
+
+/**
+ * A UFMatch's name for a user's email. An email too long for it would refuse the link, and with it
+ * the contact; the link goes by `uf_id`, and CiviCRM itself keeps the first 128 characters of a
+ * longer one where MySQL is not strict.
+ */
+export function ufName(email: string): string {
+  return cut(email, UF_NAME_MAX);
+}
+
 export interface GroupTitles {
   member: string;
   acl: string;
