@@ -5,6 +5,7 @@ import {
   aclGroupName,
   aclName,
   aclSource,
+  contactName,
   groupTitles,
   memberGroupName,
   memberSource,
@@ -132,6 +133,13 @@ describe('group titles', () => {
     expect(acl).toBe(`${'\u{1F600}'.repeat(240)}: Administrator`);
     expect(splitsSurrogate(member)).toBe(false);
     expect(splitsSurrogate(acl)).toBe(false);
+  });
+
+  it('cut between the characters a reader sees: an accent or a flag goes whole or not at all', () => {
+    // "e" and a combining acute accent at code points 255 and 256; a flag of two code points at 240-241.
+    expect(groupTitles(42, `${'a'.repeat(254)}e\u0301 club`, false).member).toBe('a'.repeat(254));
+    expect(groupTitles(42, `${'a'.repeat(239)}\u{1F1E9}\u{1F1EA} club`, false).acl).toBe(`${'a'.repeat(239)}: Administrator`);
+    expect(contactName(`${'b'.repeat(63)}\u{1F468}\u200D\u{1F469}\u200D\u{1F467}`)).toBe('b'.repeat(63));
   });
 
   it('never split a surrogate pair that straddles the cut, whatever the offset', () => {

@@ -75,8 +75,21 @@ function withSuffix(text: string, suffix: string, max: number): string {
   return cut(text, max - suffix.length) + suffix;
 }
 
-/** Cuts to at most `max` characters without splitting a surrogate pair. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Cuts to at most `max` characters as CiviCRM counts them (code points), between the characters a
+ * reader sees: an accent, a flag or a family emoji goes whole or not at all.
+ */
 function cut(text: string, max: number): string {
-  const chars = Array.from(text.trim());
-  return chars.length <= max ? chars.join('') : chars.slice(0, max).join('').trimEnd();
+  const trimmed = text.trim();
+  if (Array.from(trimmed).length <= max) return trimmed;
+  let kept = '';
+  let count = 0;
+  for (const { segment } of graphemes.segment(trimmed)) {
+    count += Array.from(segment).length;
+    if (count > max) break;
+    kept += segment;
+  }
+  return kept.trimEnd();
 }
