@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, loadDatabaseConfig, loadWebhookSecrets, parseDuration } from './config.js';
 import { signNative } from './http/signatures.js';
 import type { Store } from './ledger/store.js';
-import { createLogger, stdio } from './logger.js';
+import { createLogger, drained, stdio } from './logger.js';
 import { ingestSnapshots } from './operations/backfill.js';
 import { driveToCompletion, OutcomeTally } from './operations/drive.js';
 import { progressLine } from './operations/progress.js';
@@ -170,7 +170,11 @@ async function withSync(
   // run started again right away need not wait for them to expire.
   const interrupt = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping after the groups in hand; run the command again to go on`);
-    void sync.close().then(() => store.close()).finally(() => process.exit(130));
+    void sync
+      .close()
+      .then(() => store.close())
+      .then(() => drained(process.stderr, 2_000))
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
