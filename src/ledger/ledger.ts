@@ -39,7 +39,7 @@ import {
   type MemberRow,
   type UserRow,
 } from './rows.js';
-import { json, type Adapter, type Db, type Transaction } from './sql.js';
+import { json, type Adapter, type Db, type Dialect, type Transaction } from './sql.js';
 import {
   LeaseLost,
   type AcceptOutcome,
@@ -107,8 +107,12 @@ export class Ledger implements Store {
   /** Accepts waiting for the commit in flight to end. */
   #queue: QueuedAccept[] = [];
   #committing = false;
+  /** Every accept's first statement, written once for the dialect. */
+  readonly #insertEventsSql: string;
 
-  constructor(protected readonly adapter: Adapter) {}
+  constructor(protected readonly adapter: Adapter) {
+    this.#insertEventsSql = insertEventsSql(adapter.dialect);
+  }
 
   migrate(): Promise<number[]> {
     return this.adapter.migrate();
@@ -223,17 +227,7 @@ export class Ledger implements Store {
    * insert's answer, it costs no wait of its own.
    */
   async #insertEvents(db: Transaction, events: OgEvent[]): Promise<Map<string, { seq: number; occurredAt: number }>> {
-    const d = this.adapter.dialect;
-    const dated = `CASE WHEN r.at_receipt = 0 THEN r.occurred_at WHEN r.after IS NULL THEN clock.now
-      ELSE ${d.greatest('clock.now', d.least('r.after + 1', `clock.now + ${MAX_FUTURE_MS}`))} END`;
-    const inserted = await db.all<{ id: string; seq: number; occurred_at: number }>(
-      `INSERT INTO events (id, source, type, occurred_at, received_at, change)
-       SELECT r.id, r.source, r.type, ${dated}, CASE WHEN r.at_receipt = 0 THEN r.received_at ELSE clock.now END, r.change
-       FROM ${d.rows(EVENT_ROW)} r CROSS JOIN (SELECT ${d.now} AS now) clock
-       WHERE true ORDER BY r.n
-       ON CONFLICT (id) DO NOTHING RETURNING id, seq, occurred_at`,
-      [json(events.map(eventRow))],
-    );
+    const inserted = await db.all<{ id: string; seq: number; occurred_at: number }>(this.#insertEventsSql, [json(events.map(eventRow))]);
     return new Map(inserted.map((row) => [row.id, { seq: Number(row.seq), occurredAt: Number(row.occurred_at) }]));
   }
 
@@ -948,6 +942,17 @@ async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<nu
   const rows = uids.length === 0 ? [] : await db.all<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE ${adapter.dialect.inList('uid')}`, [json(uids)]);
   const found = new Map(rows.map((row) => [row.uid, row]));
   return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
+}
+
+/** The insert of #insertEvents: its statement's rows are EVENT_ROW's, their order `n`. */
+function insertEventsSql(d: Dialect): string {
+  const dated = `CASE WHEN r.at_receipt = 0 THEN r.occurred_at WHEN r.after IS NULL THEN clock.now
+    ELSE ${d.greatest('clock.now', d.least('r.after + 1', `clock.now + ${MAX_FUTURE_MS}`))} END`;
+  return `INSERT INTO events (id, source, type, occurred_at, received_at, change)
+    SELECT r.id, r.source, r.type, ${dated}, CASE WHEN r.at_receipt = 0 THEN r.received_at ELSE clock.now END, r.change
+    FROM ${d.rows(EVENT_ROW)} r CROSS JOIN (SELECT ${d.now} AS now) clock
+    WHERE true ORDER BY r.n
+    ON CONFLICT (id) DO NOTHING RETURNING id, seq, occurred_at`;
 }
 
 const EVENT_ROW = {
