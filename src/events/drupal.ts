@@ -88,9 +88,10 @@ function translateNode(
     return ignored(`node bundle "${bundle}" is not an OG group bundle (OG_GROUP_BUNDLES: ${[...groupBundles].join(', ')})`);
   }
 
-  // A translation's save is an update that delivers that translation, as the hook is given it (webhooks.module,
-  // webhooks_entity_update, 8.x-1.0-alpha8: `$serializer->normalize($entity)`): its title, body
-  // and author are its own, and would rename the group until the next save in the default language.
+  // A translation's save is an update that delivers that translation, as the hook is given it
+  // (webhooks.module, webhooks_entity_update, 8.x-1.0-alpha8: `$serializer->normalize($entity)`):
+  // its title, body and author are its own, and would rename the group until the next save in the
+  // default language.
   if (op === 'update' && isFalse(prop(node, 'default_langcode', 'value'))) {
     const langcode = stringProp(node, 'langcode', 'value') ?? 'another';
     return ignored(`a save of the node's "${langcode}" translation: a group takes its title, description and owner from its default language`);

@@ -180,8 +180,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (plain, o
         return reply.code(202).send({ id, status: 'ignored' });
       }
       const { change, occurredAt, after } = translation;
-      const event = receivedEvent({ id, source: 'drupal', change }, occurredAt, after === undefined ? {} : { after });
-      return reply.code(202).send(await intake.accept(event));
+      return reply.code(202).send(await intake.accept(receivedEvent({ id, source: 'drupal', change }, occurredAt, { after })));
     },
   );
 };
