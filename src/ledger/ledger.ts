@@ -26,7 +26,6 @@ import {
 } from './event-status.js';
 import {
   failureState,
-  FRESH_ATTEMPTS,
   GROUP_COLUMNS,
   groupRecord,
   MEMBER_COLUMNS,
@@ -379,32 +378,43 @@ export class Ledger implements Store {
    *
    * A newer event that restates a clean membership as it is (a re-save in Drupal) only dates it:
    * CiviCRM was made to match it already, so it changes no item and gives the worker nothing to
-   * do. A dirty or dead membership is marked again, as by any change: a dead one gets another
-   * chance. So does one whose user has no known contact (a removal that found none to take out
-   * of the groups): the event may bring the email that finds it.
+   * do. It is written by a statement of its own that sets the time alone: setting the sync
+   * columns to the values they hold would still rewrite the two indexes that hold them (on
+   * SQLite two more pages to the log and the disk at every commit; on PostgreSQL a row version
+   * that is no longer a heap-only update). A dirty or dead membership is marked again, as by any
+   * change: a dead one gets another chance. So does one whose user has no known contact (a
+   * removal that found none to take out of the groups): the event may bring the email that finds
+   * it.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
     const d = this.adapter.dialect;
-    const restated = `og_members.sync_state = 'clean' AND og_members.state = excluded.state AND og_members.is_admin = excluded.is_admin
+    const given = json(rows);
+    const row = d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' });
+    const restated = (r: string) => `og_members.sync_state = 'clean' AND og_members.state = ${r}.state AND og_members.is_admin = ${r}.is_admin
       AND EXISTS (SELECT 1 FROM users u WHERE u.uid = og_members.uid AND u.contact_id IS NOT NULL)`;
+    const afterCompleteList = `coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at`;
+    db.send(
+      `UPDATE og_members SET changed_at = r.at FROM ${row} r
+       WHERE og_members.og_id = r.og_id AND og_members.uid = r.uid AND og_members.changed_at <= r.at AND ${afterCompleteList}
+         AND ${restated('r')}`,
+      [given],
+    );
     db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
-       SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq
-       FROM ${d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' })} r
-       WHERE coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at
+       SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq FROM ${row} r
+       WHERE ${afterCompleteList}
        ORDER BY r.og_id, r.uid
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin, changed_at = excluded.changed_at,
-         dirty_seq = CASE WHEN ${restated} THEN og_members.dirty_seq ELSE excluded.dirty_seq END,
-         sync_state = CASE WHEN ${restated} THEN 'clean' ELSE 'dirty' END, ${FRESH_ATTEMPTS}
-       WHERE og_members.changed_at <= excluded.changed_at`,
-      [json(rows)],
+         dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
+       WHERE og_members.changed_at <= excluded.changed_at AND NOT (${restated('excluded')})`,
+      [given],
     );
     db.send(
       `INSERT INTO event_targets (event_seq, og_id, uid)
        SELECT r.seq, r.og_id, r.uid FROM ${d.rows({ og_id: 'int', uid: 'int', at: 'int', seq: 'int' })} r
        WHERE (SELECT m.dirty_seq = r.seq AND m.changed_at = r.at FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid)
        ON CONFLICT DO NOTHING`,
-      [json(rows)],
+      [given],
     );
   }
 
