@@ -1,12 +1,13 @@
 // Ingest side by side: the service (worker syncing to a CiviCRM emulator answering in 2 ms), the
-// same with its worker stopped (the intake alone: what an event costs before its sync), and a
-// bare Fastify route answering 202, each in its own process, loaded by the same generator
+// same with its worker stopped (the intake alone: what an event costs before its sync), a bare
+// Fastify route answering 202, and the same route committing each request to SQLite first (the
+// cost of a durable answer alone), each in its own process, loaded by the same generator
 // (autocannon, in a process of its own) at 1 and at 50 connections in one run. Server CPU per
 // event is the server process's own process.cpuUsage(). Without a worker nothing becomes clean,
 // so there an event that restates a membership is written as a change: the intake alone can come
 // out dearer than the service where most events are restatements (50 connections).
 //
-// Steady state, not start-up: all three servers first take warm-up loads at 10 and at 1 connection
+// Steady state, not start-up: all four servers first take warm-up loads at 10 and at 1 connection
 // (V8 compiles the hot paths in their first seconds, on threads whose CPU would be counted; a first
 // 1-connection run after a 10-connection warm-up alone cost a quarter more CPU per event than the
 // runs after it), and every run begins with the worker idle and the backlog of the run before
@@ -33,8 +34,11 @@ const HERE = new URL('.', import.meta.url).pathname;
 
 export interface IngestFigures {
   connections: number;
-  /** The service; the same with its worker stopped (the intake alone); a bare Fastify route. */
-  target: 'service' | 'intake' | 'bare';
+  /**
+   * The service; the same with its worker stopped (the intake alone); a bare Fastify route; the
+   * same route committing each request as one row to SQLite before it answers.
+   */
+  target: 'service' | 'intake' | 'bare' | 'bare-commit';
   eventsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -122,7 +126,7 @@ export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
   const emulator = await startEmulator();
   emulator.faults.latency(2);
   const dir = mkdtempSync(join(tmpdir(), 'og-sync-ingest-'));
-  const [servicePort, intakePort, barePort] = [await freePort(), await freePort(), await freePort()];
+  const [servicePort, intakePort, barePort, committingPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const serviceEnv = (port: number, file: string) => ({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -138,15 +142,17 @@ export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
   const service = spawnTs('ingest-service.ts', serviceEnv(servicePort, 'ledger.sqlite'));
   const intake = spawnTs('ingest-service.ts', { ...serviceEnv(intakePort, 'intake.sqlite'), BENCH_WORKER: 'off' });
   const bare = spawnTs('ingest-bare.ts', { PORT: String(barePort) });
-  const servers = [service, intake, bare];
+  const committing = spawnTs('ingest-bare.ts', { PORT: String(committingPort), BARE_COMMIT: join(dir, 'bare.sqlite') });
+  const servers = [service, intake, bare, committing];
   try {
     await Promise.all(servers.map((server) => nextMessage(server, 'ready')));
     const serviceOrigin = `http://127.0.0.1:${servicePort}`;
     const serviceUrl = `${serviceOrigin}/webhooks/og`;
     const intakeUrl = `http://127.0.0.1:${intakePort}/webhooks/og`;
     const bareUrl = `http://127.0.0.1:${barePort}/webhooks/og`;
+    const committingUrl = `http://127.0.0.1:${committingPort}/webhooks/og`;
     for (const [i, { connections, seconds }] of WARM_UPS.entries()) {
-      for (const url of [serviceUrl, intakeUrl, bareUrl]) await load(url, connections, seconds, 900_000 + i * 10_000);
+      for (const url of [serviceUrl, intakeUrl, bareUrl, committingUrl]) await load(url, connections, seconds, 900_000 + i * 10_000);
     }
     const figures: IngestFigures[] = [];
     for (const [run, connections] of [1, 50].entries()) {
@@ -157,6 +163,7 @@ export async function ingestBench(seconds: number): Promise<IngestFigures[]> {
       await drained(serviceOrigin);
       figures.push(await measure('intake', intake, intakeUrl, connections, seconds, uidBase));
       figures.push(await measure('bare', bare, bareUrl, connections, seconds, uidBase));
+      figures.push(await measure('bare-commit', committing, committingUrl, connections, seconds, uidBase));
     }
     return figures;
   } finally {

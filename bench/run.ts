@@ -10,9 +10,9 @@
 //      1,000,000 settled events, on SQLite and PostgreSQL side by side;
 //   5. group body text: htmlToText on hostile HTML of n and 8n characters, and the ratio of
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
-//   0. ingest (bench/ingest.ts): the service, the same with its worker stopped, and a bare Fastify
-//      route side by side, each in its own process, warmed up, then loaded by autocannon in
-//      another at 1 and 50 connections: events/s, p50/p99 and server CPU per event, the ratios, a
+//   0. ingest (bench/ingest.ts): the service, the same with its worker stopped, a bare Fastify
+//      route and the same route committing each request to SQLite, side by side, each in its own
+//      process, warmed up, then loaded by autocannon in another at 1 and 50 connections: events/s, p50/p99 and server CPU per event, the ratios, a
 //      summary line; the figures go to bench/results.json.
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase), BENCH_LOAD_SECONDS (5,
@@ -268,6 +268,7 @@ const TARGET_NAMES: Record<IngestFigures['target'], string> = {
   service: 'service',
   intake: 'intake alone (worker stopped)',
   bare: 'bare Fastify',
+  'bare-commit': 'bare Fastify + SQLite commit',
 };
 
 /** The ingest table, its ratios and the summary line; the figures are written to bench/results.json. */
@@ -279,17 +280,19 @@ function reportIngest(figures: IngestFigures[]): string {
   ]);
   const of = (target: IngestFigures['target'], connections: number) => figures.find((f) => f.target === target && f.connections === connections)!;
   for (const connections of [1, 50]) {
-    const bare = of('bare', connections);
-    for (const target of ['service', 'intake'] as const) {
-      const measured = of(target, connections);
-      rows.push([
-        `${target} / bare · ${connections}`,
-        `${fmt(measured.eventsPerSecond / bare.eventsPerSecond, 2)} of the throughput, ${fmt(measured.cpuMicrosPerEvent / bare.cpuMicrosPerEvent, 1)}× the CPU per event`,
-      ]);
+    for (const yardstick of ['bare', 'bare-commit'] as const) {
+      const base = of(yardstick, connections);
+      for (const target of ['service', 'intake'] as const) {
+        const measured = of(target, connections);
+        rows.push([
+          `${target} / ${yardstick} · ${connections}`,
+          `${fmt(measured.eventsPerSecond / base.eventsPerSecond, 2)} of the throughput, ${fmt(measured.cpuMicrosPerEvent / base.cpuMicrosPerEvent, 1)}× the CPU per event`,
+        ]);
+      }
     }
   }
   section(
-    `0. ingest: the service (worker syncing to CiviCRM at 2 ms), the same without its worker, and a bare Fastify route, autocannon ${LOAD_SECONDS} s per run`,
+    `0. ingest: the service (worker syncing to CiviCRM at 2 ms), the same without its worker, a bare Fastify route, and the same route committing each request to SQLite; autocannon ${LOAD_SECONDS} s per run`,
     rows,
   );
   const at50 = of('service', 50);
