@@ -38,7 +38,7 @@ import {
   type MemberRow,
   type UserRow,
 } from './rows.js';
-import { json, type Adapter, type Db, type Dialect, type Transaction } from './sql.js';
+import { json, tableOf, tableParams, type Adapter, type Db, type Dialect, type Transaction } from './sql.js';
 import {
   LeaseLost,
   type AcceptOutcome,
@@ -106,11 +106,11 @@ export class Ledger implements Store {
   /** Accepts waiting for the commit in flight to end. */
   #queue: QueuedAccept[] = [];
   #committing = false;
-  /** Every accept's first statement, written once for the dialect. */
-  readonly #insertEventsSql: string;
+  /** Every accept's first statement, written once for the dialect: for one event, and for more. */
+  readonly #insertEventsSql: { one: string; many: string };
 
   constructor(protected readonly adapter: Adapter) {
-    this.#insertEventsSql = insertEventsSql(adapter.dialect);
+    this.#insertEventsSql = { one: insertEventsSql(adapter.dialect, 1), many: insertEventsSql(adapter.dialect, 2) };
   }
 
   migrate(): Promise<number[]> {
@@ -226,7 +226,8 @@ export class Ledger implements Store {
    * insert's answer, it costs no wait of its own.
    */
   async #insertEvents(db: Transaction, events: OgEvent[]): Promise<Map<string, { seq: number; occurredAt: number }>> {
-    const inserted = await db.all<{ id: string; seq: number; occurred_at: number }>(this.#insertEventsSql, [json(events.map(eventRow))]);
+    const sql = events.length === 1 ? this.#insertEventsSql.one : this.#insertEventsSql.many;
+    const inserted = await db.all<{ id: string; seq: number; occurred_at: number }>(sql, tableParams(EVENT_ROW, events.map(eventRow)));
     return new Map(inserted.map((row) => [row.id, { seq: Number(row.seq), occurredAt: Number(row.occurred_at) }]));
   }
 
@@ -362,10 +363,10 @@ export class Ledger implements Store {
   #placeGroups(db: Transaction, groups: Array<{ og_id: number; seq: number }>): void {
     db.send(
       `INSERT INTO og_groups (og_id, changed_at, dirty_seq)
-       SELECT r.og_id, ${BIGINT}, r.seq FROM ${this.adapter.dialect.rows({ og_id: 'int', seq: 'int' })} r WHERE true ORDER BY r.og_id
+       SELECT r.og_id, ${BIGINT}, r.seq FROM ${tableOf(this.adapter.dialect, GROUP_ROW, groups.length)} r WHERE true ORDER BY r.og_id
        ON CONFLICT (og_id) DO UPDATE SET dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
        WHERE og_groups.sync_state = 'dead'`,
-      [PLACEHOLDER_CHANGED_AT, json(groups)],
+      [PLACEHOLDER_CHANGED_AT, ...tableParams(GROUP_ROW, groups)],
     );
   }
 
@@ -387,9 +388,8 @@ export class Ledger implements Store {
    * it.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
-    const d = this.adapter.dialect;
-    const given = json(rows);
-    const row = d.rows({ og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' });
+    const row = tableOf(this.adapter.dialect, MEMBER_ROW, rows.length);
+    const given = tableParams(MEMBER_ROW, rows);
     const restated = (r: string) => `og_members.sync_state = 'clean' AND og_members.state = ${r}.state AND og_members.is_admin = ${r}.is_admin
       AND EXISTS (SELECT 1 FROM users u WHERE u.uid = og_members.uid AND u.contact_id IS NOT NULL)`;
     const afterCompleteList = `coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at`;
@@ -397,7 +397,7 @@ export class Ledger implements Store {
       `UPDATE og_members SET changed_at = r.at FROM ${row} r
        WHERE og_members.og_id = r.og_id AND og_members.uid = r.uid AND og_members.changed_at <= r.at AND ${afterCompleteList}
          AND ${restated('r')}`,
-      [given],
+      given,
     );
     db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
@@ -407,14 +407,14 @@ export class Ledger implements Store {
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin, changed_at = excluded.changed_at,
          dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
        WHERE og_members.changed_at <= excluded.changed_at AND NOT (${restated('excluded')})`,
-      [given],
+      given,
     );
     db.send(
       `INSERT INTO event_targets (event_seq, og_id, uid)
-       SELECT r.seq, r.og_id, r.uid FROM ${d.rows({ og_id: 'int', uid: 'int', at: 'int', seq: 'int' })} r
+       SELECT r.seq, r.og_id, r.uid FROM ${row} r
        WHERE (SELECT m.dirty_seq = r.seq AND m.changed_at = r.at FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid)
        ON CONFLICT DO NOTHING`,
-      [given],
+      given,
     );
   }
 
@@ -423,9 +423,9 @@ export class Ledger implements Store {
     if (targets.length === 0) return;
     db.send(
       `INSERT INTO event_targets (event_seq, og_id, uid)
-       SELECT r.event_seq, r.og_id, r.uid FROM ${this.adapter.dialect.rows({ event_seq: 'int', og_id: 'int', uid: 'int' })} r
+       SELECT r.event_seq, r.og_id, r.uid FROM ${tableOf(this.adapter.dialect, TARGET_ROW, targets.length)} r
        WHERE true ON CONFLICT DO NOTHING`,
-      [json(targets)],
+      tableParams(TARGET_ROW, targets),
     );
   }
 
@@ -435,9 +435,10 @@ export class Ledger implements Store {
    * row, and its log, for every event of a known user.
    */
   #saveProfiles(db: Transaction, users: OgUser[]): void {
+    const profiles = profilesByUid(users);
     db.send(
       `INSERT INTO users (uid, email, first_name, last_name)
-       SELECT r.uid, r.email, r.first_name, r.last_name FROM ${this.adapter.dialect.rows({ uid: 'int', email: 'text', first_name: 'text', last_name: 'text' })} r
+       SELECT r.uid, r.email, r.first_name, r.last_name FROM ${tableOf(this.adapter.dialect, PROFILE_ROW, profiles.length)} r
        WHERE true ORDER BY r.uid
        ON CONFLICT (uid) DO UPDATE SET email = coalesce(excluded.email, users.email),
          first_name = coalesce(excluded.first_name, users.first_name),
@@ -445,7 +446,7 @@ export class Ledger implements Store {
        WHERE coalesce(excluded.email, users.email) IS DISTINCT FROM users.email
          OR coalesce(excluded.first_name, users.first_name) IS DISTINCT FROM users.first_name
          OR coalesce(excluded.last_name, users.last_name) IS DISTINCT FROM users.last_name`,
-      [json(profilesByUid(users))],
+      tableParams(PROFILE_ROW, profiles),
     );
   }
 
@@ -831,9 +832,9 @@ export class Ledger implements Store {
          civi_acl_status = coalesce(r.acl, og_members.civi_acl_status),
          synced_seq = ${d.greatest('og_members.synced_seq', 'r.dirty_seq')}, attempts = 0, next_attempt_at = 0, last_error = NULL,
          sync_state = CASE WHEN og_members.dirty_seq = r.dirty_seq THEN 'clean' ELSE 'dirty' END
-       FROM ${d.rows({ uid: 'int', dirty_seq: 'int', member: 'text', acl: 'text' })} r
+       FROM ${tableOf(d, SYNCED_ROW, rows.length)} r
        WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
-      [json(rows), lease.ogId],
+      [...tableParams(SYNCED_ROW, rows), lease.ogId],
     );
   }
 
@@ -858,9 +859,9 @@ export class Ledger implements Store {
       async (db) => {
         db.send(
           `UPDATE og_members SET civi_member_status = r.member, civi_acl_status = r.acl
-           FROM ${d.rows({ uid: 'int', member: 'text', acl: 'text' })} r
+           FROM ${tableOf(d, STATUS_ROW, rows.length)} r
            WHERE og_members.og_id = ? AND og_members.uid = r.uid`,
-          [json(rows), lease.ogId],
+          [...tableParams(STATUS_ROW, rows), lease.ogId],
         );
         // With the rows found, in the same commit: rows known to differ from the ledger, with
         // nothing marked to write them, would wait for the next resync.
@@ -884,10 +885,10 @@ export class Ledger implements Store {
         for (const ogId of groups) this.adapter.lockGroupWriters(db, ogId);
         db.send(
           `INSERT INTO users (uid, contact_id, contact_linked)
-           SELECT r.uid, r.contact_id, r.contact_linked FROM ${d.rows({ uid: 'int', contact_id: 'int', contact_linked: 'int' })} r
+           SELECT r.uid, r.contact_id, r.contact_linked FROM ${tableOf(d, CONTACT_ROW, rows.length)} r
            WHERE true ORDER BY r.uid
            ON CONFLICT (uid) DO UPDATE SET contact_id = excluded.contact_id, contact_linked = excluded.contact_linked`,
-          [json(rows)],
+          tableParams(CONTACT_ROW, rows),
         );
         if (groups.length > 0) await this.#forgetRows(db, leaving, groups);
       },
@@ -954,13 +955,13 @@ async function usersOf(adapter: Adapter, db: Db, uids: number[]): Promise<Map<nu
   return new Map(uids.map((uid) => [uid, found.has(uid) ? userRecord(found.get(uid)!) : { id: uid }]));
 }
 
-/** The insert of #insertEvents: its statement's rows are EVENT_ROW's, their order `n`. */
-function insertEventsSql(d: Dialect): string {
+/** The insert of #insertEvents for `count` events: its statement's rows are EVENT_ROW's, their order `n`. */
+function insertEventsSql(d: Dialect, count: number): string {
   const dated = `CASE WHEN r.at_receipt = 0 THEN r.occurred_at WHEN r.after IS NULL THEN clock.now
     ELSE ${d.greatest('clock.now', d.least('r.after + 1', `clock.now + ${MAX_FUTURE_MS}`))} END`;
   return `INSERT INTO events (id, source, type, occurred_at, received_at, change)
     SELECT r.id, r.source, r.type, ${dated}, CASE WHEN r.at_receipt = 0 THEN r.received_at ELSE clock.now END, r.change
-    FROM ${d.rows(EVENT_ROW)} r CROSS JOIN (SELECT ${d.now} AS now) clock
+    FROM ${tableOf(d, EVENT_ROW, count)} r CROSS JOIN (SELECT ${d.now} AS now) clock
     WHERE true ORDER BY r.n
     ON CONFLICT (id) DO NOTHING RETURNING id, seq, occurred_at`;
 }
@@ -976,6 +977,15 @@ const EVENT_ROW = {
   at_receipt: 'int',
   after: 'int',
 } as const;
+
+/** The rows the ledger's statements take, by their columns. */
+const GROUP_ROW = { og_id: 'int', seq: 'int' } as const;
+const MEMBER_ROW = { og_id: 'int', uid: 'int', state: 'text', is_admin: 'int', at: 'int', seq: 'int' } as const;
+const TARGET_ROW = { event_seq: 'int', og_id: 'int', uid: 'int' } as const;
+const PROFILE_ROW = { uid: 'int', email: 'text', first_name: 'text', last_name: 'text' } as const;
+const SYNCED_ROW = { uid: 'int', dirty_seq: 'int', member: 'text', acl: 'text' } as const;
+const STATUS_ROW = { uid: 'int', member: 'text', acl: 'text' } as const;
+const CONTACT_ROW = { uid: 'int', contact_id: 'int', contact_linked: 'int' } as const;
 
 /** An event as #insertEvents takes it; `n` keeps the order it came in. */
 const eventRow = (event: OgEvent, n: number) => ({

@@ -15,6 +15,7 @@ const POSTGRES: Dialect = {
     `(SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(${Object.entries(columns)
       .map(([name, type]) => `${name} ${type === 'int' ? 'bigint' : 'text'}`)
       .join(', ')}))`,
+  row: (columns) => `(SELECT ${Object.entries(columns).map(([c, type]) => `CAST(? AS ${type === 'int' ? 'bigint' : 'text'}) AS ${c}`).join(', ')})`,
   inList: (column) => `${column} = ANY(ARRAY(SELECT CAST(jsonb_array_elements_text(CAST(? AS jsonb)) AS bigint)))`,
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   least: (a, b) => `LEAST(${a}, ${b})`,

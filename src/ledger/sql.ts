@@ -30,7 +30,9 @@ export interface Dialect {
   /** The database's clock in epoch milliseconds: the one clock every lease is measured on. */
   readonly now: string;
   /** A table from one parameter holding a JSON array of objects, with these typed columns. */
-  rows(columns: Readonly<Record<string, 'int' | 'text'>>): string;
+  rows(columns: Columns): string;
+  /** A table of one row with these typed columns, each a parameter of its own, in their order. */
+  row(columns: Columns): string;
   /** `column` is one of the values of one parameter holding a JSON array of integers. */
   inList(column: string): string;
   greatest(a: string, b: string): string;
@@ -80,5 +82,24 @@ export interface Adapter {
   close(): Promise<void>;
 }
 
+/** The typed columns of a table of rows given as parameters. */
+export type Columns = Readonly<Record<string, 'int' | 'text'>>;
+
 /** A JSON array parameter for `Dialect.rows` and `Dialect.inList`. */
 export const json = (value: unknown): string => JSON.stringify(value);
+
+/**
+ * The table of `count` rows a statement reads: one row (an event at a time, the common case) as
+ * parameters of its own, more as one JSON array, a statement whatever their number. Written and
+ * read as JSON, one row cost SQLite about 2 µs more per statement.
+ */
+export function tableOf(d: Dialect, columns: Columns, count: number): string {
+  return count === 1 ? d.row(columns) : d.rows(columns);
+}
+
+/** The parameters of `tableOf` for these rows; an absent field is NULL. */
+export function tableParams(columns: Columns, rows: readonly object[]): unknown[] {
+  if (rows.length !== 1) return [json(rows)];
+  const row = rows[0] as Record<string, unknown>;
+  return Object.keys(columns).map((column) => row[column] ?? null);
+}

@@ -12,6 +12,8 @@ const SQLITE: Dialect = {
   // LIMIT keeps SQLite from flattening the rows into a join, where it would scan the whole JSON
   // array once per row of the table it updates (quadratic): materialized, they drive the lookups.
   rows: (columns) => `(SELECT ${Object.keys(columns).map((c) => `json_extract(value, '$.${c}') AS ${c}`).join(', ')} FROM json_each(?) LIMIT -1)`,
+  // better-sqlite3 binds every number as a REAL: cast, an int column compares and stores as it does from JSON.
+  row: (columns) => `(SELECT ${Object.entries(columns).map(([c, type]) => `CAST(? AS ${type === 'int' ? 'INTEGER' : 'TEXT'}) AS ${c}`).join(', ')})`,
   inList: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   greatest: (a, b) => `max(${a}, ${b})`,
   least: (a, b) => `min(${a}, ${b})`,
