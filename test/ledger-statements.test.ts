@@ -123,6 +123,18 @@ describe.each(ADAPTERS)('statements per write (%s)', (_name, make) => {
   });
 });
 
+/** How SQLite's plan names a lookup of each ledger table (or its alias) by its key. */
+const byKey = (name: string, key: string) => new RegExp(`^SEARCH ${name} (EXISTS )?USING .*\\(${key}`);
+const BY_KEY: Record<string, RegExp> = {
+  og_members: byKey('og_members', 'og_id=\\? AND uid=\\?\\)'),
+  m: byKey('m', 'og_id=\\? AND uid=\\?\\)'),
+  og_groups: byKey('og_groups', 'og_id=\\?\\)'),
+  users: byKey('users', 'uid=\\?\\)'),
+  u: byKey('u', 'uid=\\?\\)'),
+  events: byKey('events', '(id|rowid)=\\?\\)'),
+  event_targets: byKey('event_targets', 'event_seq=\\?'),
+};
+
 describe('SQLite query plans', () => {
   /** A ledger on a SQLite file that keeps the statements it ran, and the plan SQLite makes of one. */
   async function plannedLedger() {
@@ -161,6 +173,31 @@ describe('SQLite query plans', () => {
         const outer = plan.slice(0, i).find((o) => o.parent === row.parent && /^(SCAN|SEARCH) (?!json_each)/.test(o.detail));
         expect(outer, `${statement.sql}\n${plan.map((r) => r.detail).join('\n')}`).toBeUndefined();
       });
+    }
+  });
+
+  it('writes a single event, its row given as parameters, by looking up the rows it touches, never reading a whole table', async () => {
+    const { ledger, statements, plan: planOf } = await plannedLedger();
+    await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(200) }, Date.now()));
+    const work = (await ledger.loadWork(42, Date.now(), 1_000))!;
+    const lease = await asHolder(ledger, 42);
+    await ledger.groupSynced(lease, work.group.dirtySeq, CIVI, Date.now());
+    await ledger.finishMembers(lease, work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })), []);
+    await ledger.saveContacts([{ uid: 7, contactId: 70, linked: true }]);
+    statements.length = 0;
+    await ledger.accept(ogEvent({ type: 'og.membership.updated', groupId: 42, member: members(1, 7)[0]! }, Date.now()));
+    await ledger.accept(ogEvent({ type: 'og.membership.created', groupId: 42, member: members(1, 9_000)[0]! }, Date.now()));
+
+    const single = statements.filter((s) => s.sql.includes('(SELECT CAST(? AS INTEGER) AS'));
+    expect(single.length).toBeGreaterThan(8);
+    for (const statement of single) {
+      const plan = planOf(statement).map((r) => r.detail);
+      // The one-row tables (r, the clock) are scanned, once; a ledger table (or its alias) is only
+      // searched by its key: a search by sync state alone would read nearly every row as a scan does.
+      for (const detail of plan) {
+        const key = BY_KEY[detail.split(' ')[1]!];
+        if (key) expect(detail, `${statement.sql}\n${plan.join('\n')}`).toMatch(key);
+      }
     }
   });
 

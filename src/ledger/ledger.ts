@@ -192,7 +192,7 @@ export class Ledger implements Store {
 
   /**
    * A batch of membership events, each of another membership, in a few statements for the whole
-   * batch rather than five per event: what #record does for each, row for row. The burst of a
+   * batch rather than six per event: what #record does for each, row for row. The burst of a
    * bulk operation in Drupal is such a batch. Only the events' insert is read, for the sequence
    * numbers it took: the writes after it are sent with the commit (one round trip on PostgreSQL).
    */
@@ -379,13 +379,13 @@ export class Ledger implements Store {
    *
    * A newer event that restates a clean membership as it is (a re-save in Drupal) only dates it:
    * CiviCRM was made to match it already, so it changes no item and gives the worker nothing to
-   * do. It is written by a statement of its own that sets the time alone: setting the sync
-   * columns to the values they hold would still rewrite the two indexes that hold them (on
-   * SQLite two more pages to the log and the disk at every commit; on PostgreSQL a row version
-   * that is no longer a heap-only update). A dirty or dead membership is marked again, as by any
-   * change: a dead one gets another chance. So does one whose user has no known contact (a
-   * removal that found none to take out of the groups): the event may bring the email that finds
-   * it.
+   * do. It is written by a statement of its own that sets the time alone: SQLite rewrites every
+   * index holding a column an update sets, whatever its value, and setting the sync columns to
+   * the values they held cost two more pages to the log and the disk at every commit
+   * (PostgreSQL compares the values; there the statement only rides in the same round trip). A
+   * dirty or dead membership is marked again, as by any change: a dead one gets another chance.
+   * So does one whose user has no known contact (a removal that found none to take out of the
+   * groups): the event may bring the email that finds it.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
     const row = tableOf(this.adapter.dialect, MEMBER_ROW, rows.length);
