@@ -154,14 +154,19 @@ describe('SQLite query plans', () => {
     return { ledger, statements, plan };
   }
 
-  it('never scans a JSON batch once per row of a table (the batch drives the lookups)', async () => {
-    const { ledger, statements, plan: planOf } = await plannedLedger();
-    await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(50) }, Date.now()));
-    const work = (await ledger.loadWork(42, Date.now(), 100))!;
+  /** Group 42 with `n` members, all of them synced as a worker records it. */
+  async function syncedGroup(ledger: Ledger, n: number): Promise<void> {
+    await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(n) }, Date.now()));
+    const work = (await ledger.loadWork(42, Date.now(), n))!;
     const lease = await asHolder(ledger, 42);
     await ledger.groupSynced(lease, work.group.dirtySeq, CIVI, Date.now());
     await ledger.finishMembers(lease, work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })), []);
-    await ledger.saveContacts(work.members.map((m) => ({ uid: m.uid, contactId: 1000 + m.uid, linked: true })));
+  }
+
+  it('never scans a JSON batch once per row of a table (the batch drives the lookups)', async () => {
+    const { ledger, statements, plan: planOf } = await plannedLedger();
+    await syncedGroup(ledger, 50);
+    await ledger.saveContacts(members(50).map((m) => ({ uid: m.user.id, contactId: 1000 + m.user.id, linked: true })));
 
     const batched = statements.filter((s) => s.sql.includes('json_each'));
     expect(batched.length).toBeGreaterThan(3);
@@ -178,11 +183,7 @@ describe('SQLite query plans', () => {
 
   it('writes a single event, its row given as parameters, by looking up the rows it touches, never reading a whole table', async () => {
     const { ledger, statements, plan: planOf } = await plannedLedger();
-    await ledger.accept(ogEvent({ type: 'og.group.snapshot', group: { id: 42, title: 'Big' }, members: members(200) }, Date.now()));
-    const work = (await ledger.loadWork(42, Date.now(), 1_000))!;
-    const lease = await asHolder(ledger, 42);
-    await ledger.groupSynced(lease, work.group.dirtySeq, CIVI, Date.now());
-    await ledger.finishMembers(lease, work.members.map((m) => ({ uid: m.uid, dirtySeq: m.dirtySeq, civiMemberStatus: 'Added' })), []);
+    await syncedGroup(ledger, 200);
     await ledger.saveContacts([{ uid: 7, contactId: 70, linked: true }]);
     statements.length = 0;
     await ledger.accept(ogEvent({ type: 'og.membership.updated', groupId: 42, member: members(1, 7)[0]! }, Date.now()));
