@@ -30,6 +30,7 @@ import {
   groupRecord,
   MEMBER_COLUMNS,
   memberRecord,
+  FRESH_ATTEMPTS,
   PLACEHOLDER_CHANGED_AT,
   RESET_SYNC,
   USER_COLUMNS,
@@ -379,34 +380,45 @@ export class Ledger implements Store {
    *
    * A newer event that restates a clean membership as it is (a re-save in Drupal) only dates it:
    * CiviCRM was made to match it already, so it changes no item and gives the worker nothing to
-   * do. It is written by a statement of its own that sets the time alone: SQLite rewrites every
-   * index holding a column an update sets, whatever its value, and setting the sync columns to
-   * the values they held cost two more pages to the log and the disk at every commit
-   * (PostgreSQL compares the values; there the statement only rides in the same round trip). A
-   * dirty or dead membership is marked again, as by any change: a dead one gets another chance.
-   * So does one whose user has no known contact (a removal that found none to take out of the
-   * groups): the event may bring the email that finds it.
+   * do. A dirty or dead membership is marked again, as by any change: a dead one gets another
+   * chance. So does one whose user has no known contact (a removal that found none to take out of
+   * the groups): the event may bring the email that finds it.
+   *
+   * Where an update rewrites the indexes of every column it sets (SQLite), a restatement is dated
+   * first by a statement that sets the time alone, and the upsert passes over the rows it dated:
+   * setting the sync columns to the values they held cost two more pages to the log and the disk
+   * at every commit. PostgreSQL compares the values, so there the upsert dates it too; a statement
+   * more cost it about a tenth of its events at 50 connections.
    */
   #writeMembers(db: Transaction, rows: MemberWriteRow[]): void {
-    const row = tableOf(this.adapter.dialect, MEMBER_ROW, rows.length);
+    const d = this.adapter.dialect;
+    const row = tableOf(d, MEMBER_ROW, rows.length);
     const given = tableParams(MEMBER_ROW, rows);
-    const restated = (r: string) => `og_members.sync_state = 'clean' AND og_members.state = ${r}.state AND og_members.is_admin = ${r}.is_admin
+    const restated = `og_members.sync_state = 'clean' AND og_members.state = excluded.state AND og_members.is_admin = excluded.is_admin
       AND EXISTS (SELECT 1 FROM users u WHERE u.uid = og_members.uid AND u.contact_id IS NOT NULL)`;
     const afterCompleteList = `coalesce((SELECT members_complete_at FROM og_groups WHERE og_id = r.og_id), r.at) <= r.at`;
-    db.send(
-      `UPDATE og_members SET changed_at = r.at FROM ${row} r
-       WHERE og_members.og_id = r.og_id AND og_members.uid = r.uid AND og_members.changed_at <= r.at AND ${afterCompleteList}
-         AND ${restated('r')}`,
-      given,
-    );
+    if (d.rewritesUnchangedIndexes) {
+      // Each row looked up by its key (not an UPDATE … FROM, whose join a planner may turn around).
+      db.send(
+        `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
+         SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq FROM ${row} r
+         WHERE ${afterCompleteList} AND (SELECT true FROM og_members m WHERE m.og_id = r.og_id AND m.uid = r.uid)
+         ORDER BY r.og_id, r.uid
+         ON CONFLICT (og_id, uid) DO UPDATE SET changed_at = excluded.changed_at
+         WHERE og_members.changed_at <= excluded.changed_at AND ${restated}`,
+        given,
+      );
+    }
+    // A restatement already dated as the event is has nothing left to write.
     db.send(
       `INSERT INTO og_members (og_id, uid, state, is_admin, changed_at, dirty_seq)
        SELECT r.og_id, r.uid, r.state, r.is_admin, r.at, r.seq FROM ${row} r
        WHERE ${afterCompleteList}
        ORDER BY r.og_id, r.uid
        ON CONFLICT (og_id, uid) DO UPDATE SET state = excluded.state, is_admin = excluded.is_admin, changed_at = excluded.changed_at,
-         dirty_seq = excluded.dirty_seq, ${RESET_SYNC}
-       WHERE og_members.changed_at <= excluded.changed_at AND NOT (${restated('excluded')})`,
+         dirty_seq = CASE WHEN ${restated} THEN og_members.dirty_seq ELSE excluded.dirty_seq END,
+         sync_state = CASE WHEN ${restated} THEN 'clean' ELSE 'dirty' END, ${FRESH_ATTEMPTS}
+       WHERE og_members.changed_at <= excluded.changed_at AND NOT (og_members.changed_at = excluded.changed_at AND ${restated})`,
       given,
     );
     db.send(

@@ -19,6 +19,7 @@ const POSTGRES: Dialect = {
   inList: (column) => `${column} = ANY(ARRAY(SELECT CAST(jsonb_array_elements_text(CAST(? AS jsonb)) AS bigint)))`,
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   least: (a, b) => `LEAST(${a}, ${b})`,
+  rewritesUnchangedIndexes: false,
   forUpdate: 'FOR UPDATE',
   // A row another replica is claiming right now is passed over, never waited for.
   skipLocked: (table) => `FOR UPDATE OF ${table} SKIP LOCKED`,

@@ -84,7 +84,7 @@ export const USER_COLUMNS = columns<UserRow>({ uid: true, email: true, first_nam
 export const PLACEHOLDER_CHANGED_AT = -1;
 
 /** Due now, no attempts, no error: as a clean item is, and a dirty one starts. */
-const FRESH_ATTEMPTS = 'attempts = 0, next_attempt_at = 0, last_error = NULL';
+export const FRESH_ATTEMPTS = 'attempts = 0, next_attempt_at = 0, last_error = NULL';
 
 /** A fresh start for an item's sync. */
 export const RESET_SYNC = `sync_state = 'dirty', ${FRESH_ATTEMPTS}`;

@@ -37,6 +37,11 @@ export interface Dialect {
   inList(column: string): string;
   greatest(a: string, b: string): string;
   least(a: string, b: string): string;
+  /**
+   * Whether an update rewrites every index holding a column it sets, even to the value it held
+   * (SQLite). PostgreSQL compares the values, and leaves an index whose columns keep theirs.
+   */
+  readonly rewritesUnchangedIndexes: boolean;
   /** Locks the rows a SELECT reads until commit (SQLite needs none: its one writer runs alone). */
   readonly forUpdate: string;
   /** Locks the rows of `table` a SELECT reads, passing over rows another transaction holds. */

@@ -17,6 +17,7 @@ const SQLITE: Dialect = {
   inList: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   greatest: (a, b) => `max(${a}, ${b})`,
   least: (a, b) => `min(${a}, ${b})`,
+  rewritesUnchangedIndexes: true,
   forUpdate: '',
   skipLocked: () => '',
 };
