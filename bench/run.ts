@@ -12,8 +12,9 @@
 //      the two times (about 8 when the work grows linearly, about 64 when quadratically).
 //   0. ingest (bench/ingest.ts): the service, the same with its worker stopped, a bare Fastify
 //      route and the same route committing each request to SQLite, side by side, each in its own
-//      process, warmed up, then loaded by autocannon in another at 1 and 50 connections: events/s, p50/p99 and server CPU per event, the ratios, a
-//      summary line; the figures go to bench/results.json.
+//      process, warmed up, then loaded by autocannon in another at 1 and 50 connections:
+//      events/s, p50/p99 and server CPU per event, the ratios, a summary line; the figures go to
+//      bench/results.json.
 // Knobs (environment): BENCH_EVENTS (default 5000), BENCH_CONCURRENCY (20),
 // BENCH_MEMBERS (5000), BENCH_PHASE_SECONDS (120, the cap on each phase), BENCH_LOAD_SECONDS (5,
 // each ingest run).

@@ -26,11 +26,11 @@ import {
 } from './event-status.js';
 import {
   failureState,
+  FRESH_ATTEMPTS,
   GROUP_COLUMNS,
   groupRecord,
   MEMBER_COLUMNS,
   memberRecord,
-  FRESH_ATTEMPTS,
   PLACEHOLDER_CHANGED_AT,
   RESET_SYNC,
   USER_COLUMNS,
